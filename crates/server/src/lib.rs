@@ -1,0 +1,10 @@
+//! # fleetward
+//!
+//! The Fleetward server and CLI. A report travels `broker → ingest → store → detect →
+//! alert/mitigate`; modules are named after that path. Today the crate holds the first step
+//! that every later one builds on: [`ingest`] turns a payload into the answer the server
+//! publishes and the datapoints detection will see. The [`cli`] is a thin layer over it.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod ingest;

@@ -1,0 +1,20 @@
+//! `encode` with Format::Cbor fixed at compile time (key style chosen at run time).
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::hint::black_box;
+
+use cortex_m_rt::entry;
+use fleetward_proto::{Format, KeyStyle, encode};
+
+#[entry]
+fn main() -> ! {
+    let mut buf = [0u8; 2048];
+    loop {
+        let inputs = fleetward_size_probe::inputs();
+        let style = black_box(KeyStyle::Long);
+        black_box(encode(&inputs.report, Format::Cbor, style, &mut buf)).ok();
+        black_box(&mut buf);
+    }
+}
