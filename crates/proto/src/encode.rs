@@ -138,7 +138,7 @@ impl Serialize for Styled<'_, Report<'_>> {
         let r = self.v;
         let has_custom = !r.custom_metrics.is_empty();
         let mut m = s.serialize_map(Some(count(&[true, r.metrics.is_some(), has_custom])))?;
-        m.serialize_entry(self.key(keys::HEADER), &self.with(r))?;
+        m.serialize_entry(self.key(keys::HEADER), &self.with(&Header(r)))?;
         if let Some(metrics) = &r.metrics {
             m.serialize_entry(self.key(keys::METRICS), &self.with(metrics))?;
         }
@@ -150,11 +150,13 @@ impl Serialize for Styled<'_, Report<'_>> {
 }
 
 /// The header block, drawn from the report.
-impl Serialize for Styled<'_, &Report<'_>> {
+struct Header<'r, 'a>(&'r Report<'a>);
+
+impl Serialize for Styled<'_, Header<'_, '_>> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry(self.key(keys::REPORT_ID), &self.v.report_id)?;
-        m.serialize_entry(self.key(keys::VERSION), self.v.version)?;
+        m.serialize_entry(self.key(keys::REPORT_ID), &self.v.0.report_id)?;
+        m.serialize_entry(self.key(keys::VERSION), self.v.0.version)?;
         m.end()
     }
 }
