@@ -26,7 +26,11 @@ pub struct Answer {
     /// Accepted or rejected.
     pub status: Status,
     /// Why it was rejected; absent when accepted.
-    #[serde(rename = "statusDetails", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "statusDetails",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status_details: Option<StatusDetails>,
     /// When the service answered, in epoch milliseconds.
     #[serde(default)]
@@ -306,7 +310,13 @@ mod tests {
     #[test]
     fn garbage_is_malformed() {
         assert_eq!(decode(b"nope", Format::Json), Err(AnswerError::Malformed));
-        assert_eq!(decode(b"\xff\x00", Format::Cbor), Err(AnswerError::Malformed));
-        assert_eq!(decode(br#"{"status":"ACCEPTED"} x"#, Format::Json), Err(AnswerError::Malformed));
+        assert_eq!(
+            decode(b"\xff\x00", Format::Cbor),
+            Err(AnswerError::Malformed)
+        );
+        assert_eq!(
+            decode(br#"{"status":"ACCEPTED"} x"#, Format::Json),
+            Err(AnswerError::Malformed)
+        );
     }
 }

@@ -71,12 +71,17 @@ pub fn encode(
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
     check(report)?;
-    let doc = Styled { v: report, k: style };
+    let doc = Styled {
+        v: report,
+        k: style,
+    };
     match format {
         Format::Json => {
             serde_json_core::to_slice(&doc, buf).map_err(|_| EncodeError::BufferTooSmall)
         }
-        Format::Cbor => minicbor_serde::to_slice(&doc, buf).map_err(|_| EncodeError::BufferTooSmall),
+        Format::Cbor => {
+            minicbor_serde::to_slice(&doc, buf).map_err(|_| EncodeError::BufferTooSmall)
+        }
     }
 }
 
@@ -93,7 +98,11 @@ fn check(r: &Report<'_>) -> Result<(), EncodeError> {
     }
     if let Some(m) = &r.metrics {
         let lists = [m.listening_tcp_ports, m.listening_udp_ports];
-        if lists.iter().flatten().any(|l| l.ports.iter().any(|p| p.port == 0)) {
+        if lists
+            .iter()
+            .flatten()
+            .any(|l| l.ports.iter().any(|p| p.port == 0))
+        {
             return bad(InvalidField::Port);
         }
     }

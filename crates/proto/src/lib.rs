@@ -13,6 +13,8 @@
 //! adds what the server needs.
 #![no_std]
 #![forbid(unsafe_code)]
+// Untrusted input flows through this crate: no unwrap outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]

@@ -181,7 +181,16 @@ mod tests {
         assert!(is_supported_version("1.0"));
         assert!(is_supported_version("1.12"));
         assert!(is_supported_version("01.0"));
-        for bad in ["1", "2.0", "1.", ".1", "1.0.0", "a.b", "1.0 ", "99999999999999999999999.0"] {
+        for bad in [
+            "1",
+            "2.0",
+            "1.",
+            ".1",
+            "1.0.0",
+            "a.b",
+            "1.0 ",
+            "99999999999999999999999.0",
+        ] {
             assert!(!is_supported_version(bad), "{bad}");
         }
     }

@@ -211,7 +211,10 @@ mod tests {
     #[test]
     fn buffer_too_small_reports_the_needed_length() {
         let mut buf = [0u8; 40];
-        let t = Topic { format: Format::Cbor, kind: Kind::Accepted };
+        let t = Topic {
+            format: Format::Cbor,
+            kind: Kind::Accepted,
+        };
         assert_eq!(
             build(&mut buf, DEFAULT_PREFIX, "dev-1", t),
             Err(TopicError::BufferTooSmall { needed: 48 })
@@ -223,7 +226,10 @@ mod tests {
     #[test]
     fn custom_prefix() {
         let mut buf = [0u8; 64];
-        let t = Topic { format: Format::Json, kind: Kind::Publish };
+        let t = Topic {
+            format: Format::Json,
+            kind: Kind::Publish,
+        };
         let s = build(&mut buf, "dd/things/", "x", t).unwrap();
         assert_eq!(s, "dd/things/x/defender/metrics/json");
         assert!(parse(s, DEFAULT_PREFIX).is_none());
@@ -233,9 +239,15 @@ mod tests {
     #[test]
     fn rejects_bad_thing_names_when_building() {
         let mut buf = [0u8; 256];
-        let t = Topic { format: Format::Json, kind: Kind::Publish };
+        let t = Topic {
+            format: Format::Json,
+            kind: Kind::Publish,
+        };
         for bad in ["", "a/b", "a+b", "a#", "é", &"a".repeat(129)] {
-            assert_eq!(build(&mut buf, DEFAULT_PREFIX, bad, t), Err(TopicError::InvalidThingName));
+            assert_eq!(
+                build(&mut buf, DEFAULT_PREFIX, bad, t),
+                Err(TopicError::InvalidThingName)
+            );
         }
     }
 }

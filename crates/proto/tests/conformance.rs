@@ -16,7 +16,12 @@ fn every_report_case() {
         .iter()
         .filter_map(|c| check_case(c).err().map(|e| format!("{}: {e}", c.id)))
         .collect();
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn check_case(case: &Case) -> Result<(), String> {
@@ -44,11 +49,19 @@ fn check_case(case: &Case) -> Result<(), String> {
             let got: Map<String, Value> = report
                 .datapoints
                 .iter()
-                .map(|d| (d.metric.name().to_string(), serde_json::to_value(&d.value).unwrap()))
+                .map(|d| {
+                    (
+                        d.metric.name().to_string(),
+                        serde_json::to_value(&d.value).unwrap(),
+                    )
+                })
                 .collect();
             let got = Value::Object(got);
             if !json_eq(&got, &expect["datapoints"]) {
-                return Err(format!("datapoints differ:\n got {got}\nwant {}", expect["datapoints"]));
+                return Err(format!(
+                    "datapoints differ:\n got {got}\nwant {}",
+                    expect["datapoints"]
+                ));
             }
             Ok(())
         }
@@ -60,10 +73,16 @@ fn check_case(case: &Case) -> Result<(), String> {
             for needle in expect["message_mentions"].as_array().into_iter().flatten() {
                 let needle = needle.as_str().unwrap_or_default();
                 if !rej.message.contains(needle) {
-                    return Err(format!("message {:?} does not mention {needle:?}", rej.message));
+                    return Err(format!(
+                        "message {:?} does not mention {needle:?}",
+                        rej.message
+                    ));
                 }
             }
-            let msg = back.status_details.as_ref().map(|d| d.error_message.as_str());
+            let msg = back
+                .status_details
+                .as_ref()
+                .map(|d| d.error_message.as_str());
             if msg.is_none_or(str::is_empty) {
                 return Err("rejection without a message".into());
             }
@@ -88,7 +107,10 @@ fn every_topic_case() {
                 assert_eq!(m.topic.name(), name, "{s}");
                 assert_eq!(json!(m.thing), t["thing"], "{s}");
                 // And building it back gives the same bytes.
-                assert_eq!(topic::build(&mut buf, DEFAULT_PREFIX, m.thing, m.topic).unwrap(), s);
+                assert_eq!(
+                    topic::build(&mut buf, DEFAULT_PREFIX, m.thing, m.topic).unwrap(),
+                    s
+                );
             }
         }
     }

@@ -19,7 +19,7 @@ struct Model {
     tcp: OwnedPorts,
     udp: OwnedPorts,
     stats: Option<[u64; 4]>,
-    conns: Option<(Vec<(RemoteAddr, Option<u16>, Option<String>)>, Option<u64>)>,
+    conns: OwnedConns,
     custom: Vec<(String, CustomModel)>,
 }
 
@@ -36,7 +36,10 @@ fn iface() -> impl Strategy<Value = Option<String>> {
 }
 
 fn port_list() -> impl Strategy<Value = (Vec<(u16, Option<String>)>, Option<u64>)> {
-    (prop::collection::vec((1u16..=65535, iface()), 0..20), prop::option::of(any::<u64>()))
+    (
+        prop::collection::vec((1u16..=65535, iface()), 0..20),
+        prop::option::of(any::<u64>()),
+    )
 }
 
 fn remote() -> impl Strategy<Value = RemoteAddr> {
@@ -80,20 +83,40 @@ fn model() -> impl Strategy<Value = Model> {
             udp,
             stats,
             conns,
-            custom: custom.into_iter().filter(|(k, _)| !k.starts_with("aws:")).collect(),
+            custom: custom
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .collect(),
         })
         .prop_filter("a report needs some metric", |m| {
-            m.tcp.is_some() || m.udp.is_some() || m.stats.is_some() || m.conns.is_some() || !m.custom.is_empty()
+            m.tcp.is_some()
+                || m.udp.is_some()
+                || m.stats.is_some()
+                || m.conns.is_some()
+                || !m.custom.is_empty()
         })
 }
 
 /// The datapoints the protocol says `m` means, in the decoder's documented order.
 fn expected(m: &Model) -> Vec<Datapoint> {
     let mut out = Vec::new();
-    let mut push = |metric, value| out.push(Datapoint { metric: Metric::Aws(metric), value });
+    let mut push = |metric, value| {
+        out.push(Datapoint {
+            metric: Metric::Aws(metric),
+            value,
+        })
+    };
     for (list, num, ports) in [
-        (&m.tcp, AwsMetric::NumListeningTcpPorts, AwsMetric::ListeningTcpPorts),
-        (&m.udp, AwsMetric::NumListeningUdpPorts, AwsMetric::ListeningUdpPorts),
+        (
+            &m.tcp,
+            AwsMetric::NumListeningTcpPorts,
+            AwsMetric::ListeningTcpPorts,
+        ),
+        (
+            &m.udp,
+            AwsMetric::NumListeningUdpPorts,
+            AwsMetric::ListeningUdpPorts,
+        ),
     ] {
         if let Some((items, total)) = list {
             let mut p: Vec<u16> = items.iter().map(|(p, _)| *p).collect();
@@ -104,13 +127,21 @@ fn expected(m: &Model) -> Vec<Datapoint> {
         }
     }
     if let Some(s) = m.stats {
-        let names = [AwsMetric::AllBytesIn, AwsMetric::AllBytesOut, AwsMetric::AllPacketsIn, AwsMetric::AllPacketsOut];
+        let names = [
+            AwsMetric::AllBytesIn,
+            AwsMetric::AllBytesOut,
+            AwsMetric::AllPacketsIn,
+            AwsMetric::AllPacketsOut,
+        ];
         for (n, v) in names.into_iter().zip(s) {
             push(n, MetricValue::Count(v));
         }
     }
     if let Some((items, total)) = &m.conns {
-        push(AwsMetric::NumEstablishedTcpConnections, MetricValue::Count(total.unwrap_or(items.len() as u64)));
+        push(
+            AwsMetric::NumEstablishedTcpConnections,
+            MetricValue::Count(total.unwrap_or(items.len() as u64)),
+        );
         let mut ips: Vec<IpAddr> = items.iter().map(|(r, _, _)| r.ip()).collect();
         ips.sort_unstable();
         ips.dedup();
@@ -123,16 +154,24 @@ fn expected(m: &Model) -> Vec<Datapoint> {
             CustomModel::Strings(s) => MetricValue::Strings(s.clone()),
             CustomModel::Ips(i) => MetricValue::Cidrs(i.clone()),
         };
-        out.push(Datapoint { metric: Metric::Custom(name.clone()), value });
+        out.push(Datapoint {
+            metric: Metric::Custom(name.clone()),
+            value,
+        });
     }
     out
 }
+
+type OwnedConns = Option<(Vec<(RemoteAddr, Option<u16>, Option<String>)>, Option<u64>)>;
 
 type OwnedPorts = Option<(Vec<(u16, Option<String>)>, Option<u64>)>;
 
 fn borrowed_ports(l: &OwnedPorts) -> Option<(Vec<ListeningPort<'_>>, Option<u64>)> {
     l.as_ref().map(|(items, total)| {
-        let ports = items.iter().map(|(p, i)| ListeningPort { port: *p, interface: i.as_deref() });
+        let ports = items.iter().map(|(p, i)| ListeningPort {
+            port: *p,
+            interface: i.as_deref(),
+        });
         (ports.collect(), *total)
     })
 }
@@ -144,7 +183,11 @@ fn with_report<T>(m: &Model, f: impl FnOnce(&Report<'_>) -> T) -> T {
     let conns = m.conns.as_ref().map(|(items, total)| {
         let c: Vec<Connection<'_>> = items
             .iter()
-            .map(|(r, lp, li)| Connection { remote_addr: *r, local_port: *lp, local_interface: li.as_deref() })
+            .map(|(r, lp, li)| Connection {
+                remote_addr: *r,
+                local_port: *lp,
+                local_interface: li.as_deref(),
+            })
             .collect();
         (c, *total)
     });
@@ -175,15 +218,24 @@ fn with_report<T>(m: &Model, f: impl FnOnce(&Report<'_>) -> T) -> T {
         report_id: m.report_id,
         version: VERSION_1_0,
         metrics: any_metrics.then(|| Metrics {
-            listening_tcp_ports: tcp.as_ref().map(|(p, t)| PortList { ports: p, total: *t }),
-            listening_udp_ports: udp.as_ref().map(|(p, t)| PortList { ports: p, total: *t }),
+            listening_tcp_ports: tcp.as_ref().map(|(p, t)| PortList {
+                ports: p,
+                total: *t,
+            }),
+            listening_udp_ports: udp.as_ref().map(|(p, t)| PortList {
+                ports: p,
+                total: *t,
+            }),
             network_stats: m.stats.map(|[bi, bo, pi, po]| NetworkStats {
                 bytes_in: bi,
                 bytes_out: bo,
                 packets_in: pi,
                 packets_out: po,
             }),
-            tcp_connections: conns.as_ref().map(|(c, t)| Connections { connections: c, total: *t }),
+            tcp_connections: conns.as_ref().map(|(c, t)| Connections {
+                connections: c,
+                total: *t,
+            }),
         }),
         custom_metrics: &custom,
     };
@@ -227,31 +279,86 @@ proptest! {
 #[test]
 fn encoder_refuses_what_the_service_would_reject() {
     use fleetward_proto::encode::InvalidField;
-    let port0 = [ListeningPort { port: 0, interface: None }];
-    let nan = [CustomMetric { name: "x", value: CustomValue::Number(f64::NAN) }];
-    let aws = [CustomMetric { name: "aws:x", value: CustomValue::Number(1.0) }];
-    let base = Report { report_id: 1, version: VERSION_1_0, metrics: None, custom_metrics: &[] };
+    let port0 = [ListeningPort {
+        port: 0,
+        interface: None,
+    }];
+    let nan = [CustomMetric {
+        name: "x",
+        value: CustomValue::Number(f64::NAN),
+    }];
+    let aws = [CustomMetric {
+        name: "aws:x",
+        value: CustomValue::Number(1.0),
+    }];
+    let base = Report {
+        report_id: 1,
+        version: VERSION_1_0,
+        metrics: None,
+        custom_metrics: &[],
+    };
     let ports = Metrics {
-        listening_tcp_ports: Some(PortList { ports: &port0, total: None }),
+        listening_tcp_ports: Some(PortList {
+            ports: &port0,
+            total: None,
+        }),
         ..Metrics::default()
     };
     let cases = [
-        (Report { custom_metrics: &aws, report_id: 0, ..base }, InvalidField::ReportId),
-        (Report { custom_metrics: &aws, version: "2.0", ..base }, InvalidField::Version),
+        (
+            Report {
+                custom_metrics: &aws,
+                report_id: 0,
+                ..base
+            },
+            InvalidField::ReportId,
+        ),
+        (
+            Report {
+                custom_metrics: &aws,
+                version: "2.0",
+                ..base
+            },
+            InvalidField::Version,
+        ),
         (base, InvalidField::NoMetrics),
-        (Report { metrics: Some(ports), ..base }, InvalidField::Port),
-        (Report { custom_metrics: &aws, ..base }, InvalidField::CustomMetricName),
-        (Report { custom_metrics: &nan, ..base }, InvalidField::CustomNumber),
+        (
+            Report {
+                metrics: Some(ports),
+                ..base
+            },
+            InvalidField::Port,
+        ),
+        (
+            Report {
+                custom_metrics: &aws,
+                ..base
+            },
+            InvalidField::CustomMetricName,
+        ),
+        (
+            Report {
+                custom_metrics: &nan,
+                ..base
+            },
+            InvalidField::CustomNumber,
+        ),
     ];
     for (r, want) in cases {
         let mut buf = [0u8; 512];
-        assert_eq!(encode(&r, Format::Json, KeyStyle::Long, &mut buf), Err(EncodeError::Invalid(want)));
+        assert_eq!(
+            encode(&r, Format::Json, KeyStyle::Long, &mut buf),
+            Err(EncodeError::Invalid(want))
+        );
     }
 }
 
 #[test]
 fn encodes_the_documented_example_byte_for_byte() {
-    let ports = [ListeningPort { port: 22, interface: Some("eth0") }];
+    let ports = [ListeningPort {
+        port: 22,
+        interface: Some("eth0"),
+    }];
     let conns = [Connection {
         remote_addr: RemoteAddr::Socket("10.0.0.5:51000".parse().unwrap()),
         local_port: Some(22),
@@ -259,17 +366,34 @@ fn encodes_the_documented_example_byte_for_byte() {
     }];
     let strings = ["eth0", "wlan0"];
     let custom = [
-        CustomMetric { name: "battery", value: CustomValue::Number(87.0) },
-        CustomMetric { name: "ifaces", value: CustomValue::StringList(&strings) },
+        CustomMetric {
+            name: "battery",
+            value: CustomValue::Number(87.0),
+        },
+        CustomMetric {
+            name: "ifaces",
+            value: CustomValue::StringList(&strings),
+        },
     ];
     let r = Report {
         report_id: 1_700_000_000,
         version: VERSION_1_0,
         metrics: Some(Metrics {
-            listening_tcp_ports: Some(PortList { ports: &ports, total: Some(1) }),
+            listening_tcp_ports: Some(PortList {
+                ports: &ports,
+                total: Some(1),
+            }),
             listening_udp_ports: None,
-            network_stats: Some(NetworkStats { bytes_in: 10, bytes_out: 20, packets_in: 1, packets_out: 2 }),
-            tcp_connections: Some(Connections { connections: &conns, total: Some(1) }),
+            network_stats: Some(NetworkStats {
+                bytes_in: 10,
+                bytes_out: 20,
+                packets_in: 1,
+                packets_out: 2,
+            }),
+            tcp_connections: Some(Connections {
+                connections: &conns,
+                total: Some(1),
+            }),
         }),
         custom_metrics: &custom,
     };

@@ -5,6 +5,8 @@
 //! that every later one builds on: [`ingest`] turns a payload into the answer the server
 //! publishes and the datapoints detection will see. The [`cli`] is a thin layer over it.
 #![forbid(unsafe_code)]
+// Untrusted input flows through this crate: no unwrap outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cli;
 pub mod ingest;

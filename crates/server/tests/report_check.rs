@@ -23,12 +23,22 @@ fn every_case_file() {
     assert_eq!(cases.len(), 51);
     for case in &cases {
         let thing = case.topic.split('/').nth(2).expect("thing in topic");
-        let format = if case.topic.ends_with("/cbor") { "cbor" } else { "json" };
+        let format = if case.topic.ends_with("/cbor") {
+            "cbor"
+        } else {
+            "json"
+        };
         let file = case.file.to_str().expect("utf-8 path");
         let (code, doc) = check(&[file, "--format", format, "--thing", thing]);
         let answer = &doc["answer"];
         assert_eq!(answer["thingName"], thing, "{}", case.id);
-        assert!(answer["timestamp"].as_u64().is_some_and(|t| t > 1_600_000_000_000), "{}", case.id);
+        assert!(
+            answer["timestamp"]
+                .as_u64()
+                .is_some_and(|t| t > 1_600_000_000_000),
+            "{}",
+            case.id
+        );
         match case.expect["status"].as_str() {
             Some("ACCEPTED") => {
                 assert_eq!(code, 0, "{}: {doc}", case.id);
@@ -45,7 +55,11 @@ fn every_case_file() {
             _ => {
                 assert_eq!(code, 1, "{}: {doc}", case.id);
                 assert_eq!(answer["status"], "REJECTED", "{}", case.id);
-                assert_eq!(answer["statusDetails"]["ErrorCode"], case.expect["error_code"], "{}", case.id);
+                assert_eq!(
+                    answer["statusDetails"]["ErrorCode"], case.expect["error_code"],
+                    "{}",
+                    case.id
+                );
                 assert!(doc.get("datapoints").is_none(), "{}", case.id);
             }
         }
@@ -70,7 +84,10 @@ fn bad_thing_name_and_missing_file() {
     let f = dir.join("accept-long-full.json");
     let (code, doc) = check(&[f.to_str().unwrap(), "--thing", "no/slashes"]);
     assert_eq!(code, 1);
-    assert_eq!(doc["answer"]["statusDetails"]["ErrorCode"], "InvalidPayload");
+    assert_eq!(
+        doc["answer"]["statusDetails"]["ErrorCode"],
+        "InvalidPayload"
+    );
     let (code, _) = check(&["/nonexistent/report.json"]);
     assert_eq!(code, 2);
 }

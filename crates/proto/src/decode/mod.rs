@@ -74,8 +74,7 @@ pub fn decode_report(
             ),
         ));
     }
-    let doc = parse(payload, format)
-        .map_err(|m| Rejection::new(ErrorCode::Malformed, m))?;
+    let doc = parse(payload, format).map_err(|m| Rejection::new(ErrorCode::Malformed, m))?;
     validate::report(&doc, thing)
 }
 
@@ -87,6 +86,8 @@ pub fn parse(payload: &[u8], format: Format) -> Result<Value<'_>, String> {
             let text = payload.strip_suffix(&[0]).unwrap_or(payload);
             value::parse_json(text).map_err(|e| alloc::format!("not valid JSON: {e}"))
         }
-        Format::Cbor => value::parse_cbor(payload).map_err(|e| alloc::format!("not valid CBOR: {e}")),
+        Format::Cbor => {
+            value::parse_cbor(payload).map_err(|e| alloc::format!("not valid CBOR: {e}"))
+        }
     }
 }

@@ -93,7 +93,9 @@ fn header_presence(top: &Entries<'_>) -> R<Option<u64>> {
         if find(key).is_none() {
             let name = if short { key.short } else { key.long };
             let other = if short { key.long } else { key.short };
-            return missing(format!("{hk}: {name} is missing (also accepted as {other})"));
+            return missing(format!(
+                "{hk}: {name} is missing (also accepted as {other})"
+            ));
         }
     }
     Ok(find(keys::REPORT_ID).and_then(report_id_value))
@@ -132,7 +134,10 @@ fn as_number(v: &Value<'_>) -> Option<f64> {
 
 impl<'p> Walk<'p> {
     fn err(&self, what: impl core::fmt::Display) -> Rejection {
-        Rejection::new(ErrorCode::InvalidPayload, format!("{}: {what}", self.path()))
+        Rejection::new(
+            ErrorCode::InvalidPayload,
+            format!("{}: {what}", self.path()),
+        )
     }
 
     fn path(&self) -> String {
@@ -233,7 +238,11 @@ impl<'p> Walk<'p> {
                 return Err(self.err(if first == k {
                     format!("{} appears twice", quote(k))
                 } else {
-                    format!("{} and {} are the same field given twice", quote(first), quote(k))
+                    format!(
+                        "{} and {} are the same field given twice",
+                        quote(first),
+                        quote(k)
+                    )
                 }));
             }
             found[i] = Some((k, v));
@@ -250,7 +259,10 @@ impl<'p> Walk<'p> {
     ) -> Rejection {
         let hint = match closest(k, known) {
             Some(c) => format!("; did you mean {}?", quote(c)),
-            None => format!("; expected one of {}", listed.collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "; expected one of {}",
+                listed.collect::<Vec<_>>().join(", ")
+            ),
         };
         self.err(format_args!("unknown key {}{hint}", quote(k)))
     }
@@ -299,7 +311,12 @@ impl<'p> Walk<'p> {
         // Presence was checked (MissingHeader) before the walk began.
         if let Some((k, v)) = id {
             self.at(k, |w| {
-                w.int_in(v, 1, i64::MAX.into(), "a report id (an integer from 1 to 2^63-1)")
+                w.int_in(
+                    v,
+                    1,
+                    i64::MAX.into(),
+                    "a report id (an integer from 1 to 2^63-1)",
+                )
             })?;
         }
         if let Some((k, v)) = version {
@@ -334,12 +351,20 @@ impl<'p> Walk<'p> {
         )?;
         if let Some((k, v)) = tcp {
             self.at(k, |w| {
-                w.ports(v, AwsMetric::NumListeningTcpPorts, AwsMetric::ListeningTcpPorts)
+                w.ports(
+                    v,
+                    AwsMetric::NumListeningTcpPorts,
+                    AwsMetric::ListeningTcpPorts,
+                )
             })?;
         }
         if let Some((k, v)) = udp {
             self.at(k, |w| {
-                w.ports(v, AwsMetric::NumListeningUdpPorts, AwsMetric::ListeningUdpPorts)
+                w.ports(
+                    v,
+                    AwsMetric::NumListeningUdpPorts,
+                    AwsMetric::ListeningUdpPorts,
+                )
             })?;
         }
         if let Some((k, v)) = ns {
@@ -398,7 +423,12 @@ impl<'p> Walk<'p> {
         let m = self.map(v)?;
         let fields = self.fields(
             m,
-            [keys::BYTES_IN, keys::BYTES_OUT, keys::PACKETS_IN, keys::PACKETS_OUT],
+            [
+                keys::BYTES_IN,
+                keys::BYTES_OUT,
+                keys::PACKETS_IN,
+                keys::PACKETS_OUT,
+            ],
         )?;
         let metrics = [
             AwsMetric::AllBytesIn,
@@ -431,7 +461,10 @@ impl<'p> Walk<'p> {
                 None => None,
             };
             if let Some(n) = total.or(found.as_ref().map(|(n, _)| *n)) {
-                w.push(AwsMetric::NumEstablishedTcpConnections, MetricValue::Count(n));
+                w.push(
+                    AwsMetric::NumEstablishedTcpConnections,
+                    MetricValue::Count(n),
+                );
             }
             if let Some((_, mut ips)) = found {
                 ips.sort_unstable();
@@ -580,8 +613,12 @@ impl<'p> Walk<'p> {
     }
 
     fn number(&self, v: &Value<'_>) -> R<f64> {
-        as_number(v)
-            .ok_or_else(|| self.err(format_args!("expected a finite number, got {}", v.describe())))
+        as_number(v).ok_or_else(|| {
+            self.err(format_args!(
+                "expected a finite number, got {}",
+                v.describe()
+            ))
+        })
     }
 }
 
@@ -607,7 +644,11 @@ fn closest<'k>(k: &str, known: impl Iterator<Item = &'k str>) -> Option<&'k str>
     let nk = norm(k);
     let mut best: Option<(usize, &'k str)> = None;
     for cand in known {
-        let d = if norm(cand) == nk { 0 } else { levenshtein(&nk, &norm(cand)) };
+        let d = if norm(cand) == nk {
+            0
+        } else {
+            levenshtein(&nk, &norm(cand))
+        };
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, cand));
         }
@@ -637,17 +678,32 @@ mod tests {
     #[test]
     fn closest_keys() {
         let known = ["listening_tcp_ports", "tp", "network_stats", "ns"];
-        assert_eq!(closest("listeningTcpPorts", known.into_iter()), Some("listening_tcp_ports"));
-        assert_eq!(closest("network_stat", known.into_iter()), Some("network_stats"));
+        assert_eq!(
+            closest("listeningTcpPorts", known.into_iter()),
+            Some("listening_tcp_ports")
+        );
+        assert_eq!(
+            closest("network_stat", known.into_iter()),
+            Some("network_stats")
+        );
         assert_eq!(closest("temperature", known.into_iter()), None);
     }
 
     #[test]
     fn remote_addresses() {
         assert_eq!(remote_ip("10.0.0.1:80"), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(remote_ip("[2001:db8::7]:443"), Some("2001:db8::7".parse().unwrap()));
-        assert_eq!(remote_ip("2001:db8::7"), Some("2001:db8::7".parse().unwrap()));
-        assert_eq!(remote_ip("203.0.113.9"), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            remote_ip("[2001:db8::7]:443"),
+            Some("2001:db8::7".parse().unwrap())
+        );
+        assert_eq!(
+            remote_ip("2001:db8::7"),
+            Some("2001:db8::7".parse().unwrap())
+        );
+        assert_eq!(
+            remote_ip("203.0.113.9"),
+            Some("203.0.113.9".parse().unwrap())
+        );
         assert_eq!(remote_ip("not-an-ip:80"), None);
         assert_eq!(remote_ip("10.0.0.1:99999"), None);
     }

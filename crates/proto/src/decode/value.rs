@@ -148,7 +148,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
         // Cap the pre-allocation: a CBOR header can claim any length.
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(v) = seq.next_element_seed(ValueSeed { depth: self.depth + 1 })? {
+        while let Some(v) = seq.next_element_seed(ValueSeed {
+            depth: self.depth + 1,
+        })? {
             items.push(v);
         }
         Ok(Value::Array(items))

@@ -55,7 +55,12 @@ fn check(file: &std::path::Path, format: Option<FormatArg>, thing: &str) -> Exit
     let format = match format {
         Some(FormatArg::Json) => Format::Json,
         Some(FormatArg::Cbor) => Format::Cbor,
-        None if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("cbor")) => Format::Cbor,
+        None if file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("cbor")) =>
+        {
+            Format::Cbor
+        }
         None => Format::Json,
     };
     let outcome = ingest::check(&payload, format, thing, ingest::now_ms());
