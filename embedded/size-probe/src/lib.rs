@@ -29,6 +29,8 @@ pub struct Inputs {
     pub prefix: &'static str,
     /// Thing name.
     pub thing: &'static str,
+    /// A topic to match.
+    pub topic: &'static str,
     /// A full report: every metric, all four custom metric types, IPv4 and IPv6 addresses.
     pub report: Report<'static>,
     /// An `ACCEPTED` answer, JSON.
@@ -40,10 +42,19 @@ pub struct Inputs {
 const V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x42);
 
 static TCP_PORTS: [ListeningPort<'static>; 2] = [
-    ListeningPort { port: 22, interface: Some("eth0") },
-    ListeningPort { port: 8883, interface: None },
+    ListeningPort {
+        port: 22,
+        interface: Some("eth0"),
+    },
+    ListeningPort {
+        port: 8883,
+        interface: None,
+    },
 ];
-static UDP_PORTS: [ListeningPort<'static>; 1] = [ListeningPort { port: 5353, interface: Some("wlan0") }];
+static UDP_PORTS: [ListeningPort<'static>; 1] = [ListeningPort {
+    port: 5353,
+    interface: Some("wlan0"),
+}];
 static CONNECTIONS: [Connection<'static>; 3] = [
     Connection {
         remote_addr: RemoteAddr::Socket(SocketAddr::V4(SocketAddrV4::new(
@@ -68,15 +79,28 @@ static NUMBERS: [f64; 3] = [1.0, 2.5, -0.125];
 static STRINGS: [&str; 2] = ["alpha", "beta"];
 static IPS: [IpAddr; 2] = [IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V6(V6)];
 static CUSTOM: [CustomMetric<'static>; 4] = [
-    CustomMetric { name: "cpu_usage", value: CustomValue::Number(42.5) },
-    CustomMetric { name: "temps", value: CustomValue::NumberList(&NUMBERS) },
-    CustomMetric { name: "tags", value: CustomValue::StringList(&STRINGS) },
-    CustomMetric { name: "peers", value: CustomValue::IpList(&IPS) },
+    CustomMetric {
+        name: "cpu_usage",
+        value: CustomValue::Number(42.5),
+    },
+    CustomMetric {
+        name: "temps",
+        value: CustomValue::NumberList(&NUMBERS),
+    },
+    CustomMetric {
+        name: "tags",
+        value: CustomValue::StringList(&STRINGS),
+    },
+    CustomMetric {
+        name: "peers",
+        value: CustomValue::IpList(&IPS),
+    },
 ];
 
 static INPUTS: Inputs = Inputs {
     prefix: fleetward_proto::topic::DEFAULT_PREFIX,
     thing: "sensor-0042",
+    topic: "$aws/things/sensor-0042/defender/metrics/cbor/accepted",
     report: Report {
         report_id: 1_700_000_000_123,
         version: VERSION_1_0,
@@ -93,7 +117,8 @@ static INPUTS: Inputs = Inputs {
         }),
         custom_metrics: &CUSTOM,
     },
-    answer_json: br#"{"thingName":"sensor-0042","reportId":1700000000123,"status":"ACCEPTED","timestamp":1700000000456}"#,
+    answer_json: b"{\"thingName\":\"sensor-0042\",\"reportId\":1700000000123,\
+        \"status\":\"ACCEPTED\",\"timestamp\":1700000000456}",
     // {"thingName":"t","reportId":7,"status":"REJECTED",
     //  "statusDetails":{"ErrorCode":"InvalidPayload","ErrorMessage":"bad"},"timestamp":5}
     answer_cbor: &[
@@ -107,6 +132,9 @@ static INPUTS: Inputs = Inputs {
         b'p', 0x05,
     ],
 };
+
+/// Size of the output buffer every image zeroes (so `baseline` pays for zeroing it too).
+pub const BUF_LEN: usize = 2048;
 
 /// The input table, opaque to the optimizer (so every image keeps all of it).
 #[inline(always)]

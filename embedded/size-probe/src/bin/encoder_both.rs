@@ -7,10 +7,11 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use fleetward_proto::{Format, KeyStyle, encode};
+use fleetward_size_probe::BUF_LEN;
 
 #[entry]
 fn main() -> ! {
-    let mut buf = [0u8; 2048];
+    let mut buf = [0u8; BUF_LEN];
     loop {
         let inputs = fleetward_size_probe::inputs();
         let style = black_box(KeyStyle::Short);

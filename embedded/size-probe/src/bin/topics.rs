@@ -7,17 +7,20 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use fleetward_proto::topic::{self, Format, Kind, Topic};
+use fleetward_size_probe::BUF_LEN;
 
 #[entry]
 fn main() -> ! {
-    let mut buf = [0u8; 256];
+    let mut buf = [0u8; BUF_LEN];
     loop {
         let inputs = fleetward_size_probe::inputs();
-        let t = Topic { format: black_box(Format::Cbor), kind: black_box(Kind::Accepted) };
-        let built = topic::build(&mut buf, inputs.prefix, inputs.thing, t);
-        let built = black_box(built);
-        if let Ok(s) = built {
+        let t = Topic {
+            format: black_box(Format::Cbor),
+            kind: black_box(Kind::Accepted),
+        };
+        if let Ok(s) = black_box(topic::build(&mut buf, inputs.prefix, inputs.thing, t)) {
             black_box(topic::parse(black_box(s), inputs.prefix));
         }
+        black_box(&mut buf);
     }
 }

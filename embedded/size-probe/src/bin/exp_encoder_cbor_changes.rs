@@ -1,0 +1,37 @@
+//! Experiment: the copied encoder with both changes (manual addresses, integer test on bits),
+//! Format::Cbor fixed at compile time.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::hint::black_box;
+
+use cortex_m_rt::entry;
+use fleetward_proto::{Format, KeyStyle};
+use fleetward_size_probe::BUF_LEN;
+
+#[path = "../exp/encode_copy.rs"]
+mod encode_copy;
+#[path = "../exp/ipfmt.rs"]
+#[allow(dead_code)]
+mod ipfmt;
+
+const MANUAL_IP: bool = true;
+const INT_BITS: bool = true;
+
+#[entry]
+fn main() -> ! {
+    let mut buf = [0u8; BUF_LEN];
+    loop {
+        let inputs = fleetward_size_probe::inputs();
+        let style = black_box(KeyStyle::Short);
+        black_box(encode_copy::encode(
+            &inputs.report,
+            Format::Cbor,
+            style,
+            &mut buf,
+        ))
+        .ok();
+        black_box(&mut buf);
+    }
+}

@@ -1,0 +1,37 @@
+//! Experiment: the copied `build` without `from_utf8` (bytes out) + `parse` using `split_once`.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use core::hint::black_box;
+
+use cortex_m_rt::entry;
+use fleetward_proto::topic::{Format, Kind, Topic};
+use fleetward_size_probe::BUF_LEN;
+
+#[path = "../exp/topic_copy.rs"]
+#[allow(dead_code)]
+mod topic_copy;
+
+const SPLIT_ONCE: bool = true;
+
+#[entry]
+fn main() -> ! {
+    let mut buf = [0u8; BUF_LEN];
+    loop {
+        let inputs = fleetward_size_probe::inputs();
+        let t = Topic {
+            format: black_box(Format::Cbor),
+            kind: black_box(Kind::Accepted),
+        };
+        black_box(topic_copy::build_bytes(
+            &mut buf,
+            inputs.prefix,
+            inputs.thing,
+            t,
+        ))
+        .ok();
+        black_box(topic_copy::parse(inputs.topic, inputs.prefix));
+        black_box(&mut buf);
+    }
+}
