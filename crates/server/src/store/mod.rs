@@ -12,6 +12,7 @@
 //! - A report is stored once per `(thing, report_id)`: a redelivered duplicate is a no-op.
 //! - Times are epoch milliseconds (`i64`), as in the answers and AWS's APIs.
 
+pub mod retention;
 pub mod sqlite;
 mod types;
 

@@ -1,1 +1,0 @@
-//! SQLite implementation of [`super::Store`] (in progress).

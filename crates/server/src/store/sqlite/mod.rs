@@ -1,0 +1,1133 @@
+//! SQLite implementation of [`Store`]: the embedded default, one file, no server to run.
+//!
+//! Two pools share the file. All writes go through a single connection, because SQLite
+//! serializes writers anyway and one writer never waits on `SQLITE_BUSY` or deadlocks on a lock
+//! upgrade; checks that guard a write (does the parent exist?) run in the writer's transaction
+//! and so cannot race. Reads use a few other connections, which WAL lets proceed alongside the
+//! writer on the last committed snapshot.
+//!
+//! `synchronous=FULL` makes every commit fsync the WAL, so a report acknowledged to a device
+//! survives power loss as well as a crash. That costs one fsync per transaction, which is why
+//! [`Store::insert_reports`] takes a batch.
+//!
+//! The SQL uses `$n` parameters and only syntax PostgreSQL shares (`ON CONFLICT DO NOTHING`,
+//! `WITH RECURSIVE`, `LIMIT`), so the PostgreSQL store can reuse it; JSON columns are read and
+//! written in Rust, never with SQL JSON functions.
+//!
+//! Beyond the trait's documented errors: listing the members, groups, principals or policies
+//! of something that does not exist is `NotFound`, and deleting a missing group is a no-op, as
+//! AWS's DeleteThingGroup is.
+
+mod codec;
+mod migrate;
+mod token;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fleetward_proto::decode::{AwsMetric, Metric, MetricValue};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+use super::{
+    CaCertificate, CertStatus, Certificate, CloudDatapoint, LastReport, MetricDatum, NewPolicy,
+    NewThing, NewThingGroup, Page, PageRequest, Policy, Store, StoreError, StoreResult,
+    StoredReport, Thing, ThingGroup, is_device_metric,
+};
+
+/// How long a connection waits for another process's lock (e.g. the CLI on the same file)
+/// before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read connections: enough for the API and detection to read while ingest writes.
+const READERS: u32 = 4;
+/// Reports fetched per round trip while scanning for one metric's values.
+const SCAN_CHUNK: i64 = 512;
+/// Rows deleted per statement while pruning, so ingest's writes interleave with a long prune
+/// instead of waiting for all of it.
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// The SQLite store. Cheap to clone: clones share the pools.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        // The writer connection lives as long as the store: its prepared statements stay
+        // cached, and the WAL is not checkpointed and reset each time the pool goes idle.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await
+            .map_err(db)?;
+        migrate::run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// A private in-memory database, for tests: nothing is written to disk.
+    pub async fn open_in_memory() -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(db)?
+            .foreign_keys(true);
+        // Every connection to `:memory:` is a separate database, so readers and the writer
+        // must be one connection, kept open for the store's life.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        migrate::run(&pool).await?;
+        Ok(SqliteStore {
+            writer: pool.clone(),
+            reader: pool,
+        })
+    }
+
+    /// The schema versions applied to this database, oldest first.
+    pub async fn schema_versions(&self) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)
+    }
+
+    /// Closes the connections, waiting for them to finish, so the WAL is checkpointed into the
+    /// main file; dropping the store without it is safe, only less tidy.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+// --- helpers -----------------------------------------------------------------------------
+
+/// Now, in epoch milliseconds; a clock before 1970 reads as 0.
+pub(super) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A database failure the caller cannot act on.
+pub(super) fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Maps a unique-constraint failure to `AlreadyExists` for `kind` `name`.
+fn unique(kind: &'static str, name: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    let name = name.to_owned();
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists { kind, name }
+        } else {
+            db(e)
+        }
+    }
+}
+
+fn not_found(kind: &'static str, name: &str) -> StoreError {
+    StoreError::NotFound {
+        kind,
+        name: name.to_owned(),
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("stored {what} is unreadable: {e}"))
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding JSON: {e}")))
+}
+
+/// The page size as a SQL bind: one more than the limit, to learn whether a next page exists.
+fn fetch_limit(page: &PageRequest) -> i64 {
+    i64::from(page.limit()) + 1
+}
+
+/// Turns `limit + 1` fetched items into a page whose token is the key of its last item.
+fn paged<T>(mut items: Vec<T>, page: &PageRequest, token: impl Fn(&T) -> String) -> Page<T> {
+    let limit = page.limit() as usize;
+    let next_token = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(token)
+    } else {
+        None
+    };
+    Page { items, next_token }
+}
+
+async fn exists(
+    tx: &mut Transaction<'static, Sqlite>,
+    sql: &'static str,
+    key: &str,
+) -> StoreResult<bool> {
+    Ok(sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?
+        .is_some())
+}
+
+const THING_EXISTS: &str = "SELECT 1 FROM things WHERE name = $1";
+const GROUP_EXISTS: &str = "SELECT 1 FROM thing_groups WHERE name = $1";
+const CERT_EXISTS: &str = "SELECT 1 FROM certificates WHERE id = $1";
+const POLICY_EXISTS: &str = "SELECT 1 FROM policies WHERE name = $1";
+
+/// The u64 report id as SQL's signed BIGINT, bit for bit, so ids above `i64::MAX` stay
+/// distinct and read back unchanged.
+fn report_id_to_sql(id: u64) -> i64 {
+    i64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn report_id_from_sql(id: i64) -> u64 {
+    u64::from_ne_bytes(id.to_ne_bytes())
+}
+
+fn thing_from_row(row: &SqliteRow) -> StoreResult<Thing> {
+    let attributes: String = row.try_get("attributes").map_err(db)?;
+    Ok(Thing {
+        name: row.try_get("name").map_err(db)?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| corrupt("thing attributes", e))?,
+        version: row.try_get("version").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn group_from_row(row: &SqliteRow) -> StoreResult<ThingGroup> {
+    Ok(ThingGroup {
+        name: row.try_get("name").map_err(db)?,
+        parent: row.try_get("parent").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        version: row.try_get("version").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn status_from_row(row: &SqliteRow) -> StoreResult<CertStatus> {
+    let status: String = row.try_get("status").map_err(db)?;
+    CertStatus::parse(&status).ok_or_else(|| corrupt("certificate status", status))
+}
+
+fn cert_from_row(row: &SqliteRow) -> StoreResult<Certificate> {
+    Ok(Certificate {
+        id: row.try_get("id").map_err(db)?,
+        pem: row.try_get("pem").map_err(db)?,
+        status: status_from_row(row)?,
+        ca_id: row.try_get("ca_id").map_err(db)?,
+        subject: row.try_get("subject").map_err(db)?,
+        serial: row.try_get("serial").map_err(db)?,
+        not_after: row.try_get("not_after").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn ca_from_row(row: &SqliteRow) -> StoreResult<CaCertificate> {
+    Ok(CaCertificate {
+        id: row.try_get("id").map_err(db)?,
+        pem: row.try_get("pem").map_err(db)?,
+        status: status_from_row(row)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn policy_from_row(row: &SqliteRow) -> StoreResult<Policy> {
+    Ok(Policy {
+        name: row.try_get("name").map_err(db)?,
+        document: row.try_get("document").map_err(db)?,
+        version: row.try_get("version").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn names(rows: &[SqliteRow], column: &str) -> StoreResult<Vec<String>> {
+    rows.iter().map(|r| r.try_get(column).map_err(db)).collect()
+}
+
+/// A report ready to bind: encoded before the transaction opens, so the write lock is held
+/// only for the inserts.
+struct ReportRow<'a> {
+    thing: &'a str,
+    report_id: i64,
+    received_at: i64,
+    format: &'static str,
+    size: i64,
+    datapoints: String,
+}
+
+impl SqliteStore {
+    async fn device_values(
+        &self,
+        thing: &str,
+        metric: &Metric,
+        from_ms: i64,
+        to_ms: i64,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MetricDatum>> {
+        let (mut at, mut id) = match &page.next_token {
+            None => (i64::MIN, i64::MIN),
+            Some(t) => {
+                let parts = token::decode(t, "device-values", 2)?;
+                (token::int(&parts[0])?, token::int(&parts[1])?)
+            }
+        };
+        let want = page.limit() as usize + 1;
+        let name = metric.name();
+        // (value, received_at, row id) — the key continues the scan on the next page.
+        let mut found: Vec<(MetricDatum, i64)> = Vec::new();
+        'scan: loop {
+            let rows = sqlx::query(
+                "SELECT id, received_at, datapoints FROM reports
+                 WHERE thing = $1 AND received_at >= $2 AND received_at < $3
+                   AND (received_at > $4 OR (received_at = $4 AND id > $5))
+                 ORDER BY received_at, id
+                 LIMIT $6",
+            )
+            .bind(thing)
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(at)
+            .bind(id)
+            .bind(SCAN_CHUNK)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+            let exhausted = (rows.len() as i64) < SCAN_CHUNK;
+            for row in &rows {
+                at = row.try_get("received_at").map_err(db)?;
+                id = row.try_get("id").map_err(db)?;
+                let dps: &str = row.try_get("datapoints").map_err(db)?;
+                let value = codec::extract(dps, name).map_err(|e| corrupt("report", e))?;
+                if let Some(value) = value {
+                    found.push((
+                        MetricDatum {
+                            timestamp: at,
+                            value,
+                            topic: None,
+                        },
+                        id,
+                    ));
+                    if found.len() == want {
+                        break 'scan;
+                    }
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        let page = paged(found, page, |(d, id)| {
+            token::encode(
+                "device-values",
+                &[&d.timestamp.to_string(), &id.to_string()],
+            )
+        });
+        Ok(Page {
+            items: page.items.into_iter().map(|(d, _)| d).collect(),
+            next_token: page.next_token,
+        })
+    }
+
+    async fn cloud_values(
+        &self,
+        thing: &str,
+        metric: &Metric,
+        from_ms: i64,
+        to_ms: i64,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MetricDatum>> {
+        let (at, id) = match &page.next_token {
+            None => (i64::MIN, i64::MIN),
+            Some(t) => {
+                let parts = token::decode(t, "cloud-values", 2)?;
+                (token::int(&parts[0])?, token::int(&parts[1])?)
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT id, ts, value, topic FROM cloud_datapoints
+             WHERE thing = $1 AND metric = $2 AND ts >= $3 AND ts < $4
+               AND (ts > $5 OR (ts = $5 AND id > $6))
+             ORDER BY ts, id
+             LIMIT $7",
+        )
+        .bind(thing)
+        .bind(metric.name())
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(at)
+        .bind(id)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let value: &str = row.try_get("value").map_err(db)?;
+                let datum = MetricDatum {
+                    timestamp: row.try_get("ts").map_err(db)?,
+                    value: serde_json::from_str::<MetricValue>(value)
+                        .map_err(|e| corrupt("cloud datapoint", e))?,
+                    topic: row.try_get("topic").map_err(db)?,
+                };
+                Ok((datum, row.try_get::<i64, _>("id").map_err(db)?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let page = paged(items, page, |(d, id)| {
+            token::encode("cloud-values", &[&d.timestamp.to_string(), &id.to_string()])
+        });
+        Ok(Page {
+            items: page.items.into_iter().map(|(d, _)| d).collect(),
+            next_token: page.next_token,
+        })
+    }
+
+    /// Deletes rows matching `sql` (which must take the cutoff and a chunk size) a chunk at a
+    /// time; each chunk is its own transaction.
+    async fn prune_table(&self, sql: &'static str, before_ms: i64) -> StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(sql)
+                .bind(before_ms)
+                .bind(PRUNE_CHUNK)
+                .execute(&self.writer)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            total += n;
+            if n < PRUNE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    // --- things -------------------------------------------------------------------------
+
+    async fn create_thing(&self, thing: &NewThing) -> StoreResult<Thing> {
+        let created = Thing {
+            name: thing.name.clone(),
+            attributes: thing.attributes.clone(),
+            version: 1,
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO things (name, attributes, version, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&created.name)
+        .bind(json(&created.attributes)?)
+        .bind(created.version)
+        .bind(created.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(unique("thing", &thing.name))?;
+        Ok(created)
+    }
+
+    async fn get_thing(&self, name: &str) -> StoreResult<Option<Thing>> {
+        sqlx::query("SELECT name, attributes, version, created_at FROM things WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(thing_from_row)
+            .transpose()
+    }
+
+    async fn list_things(&self, page: &PageRequest) -> StoreResult<Page<Thing>> {
+        let after = token::after_name(page.next_token.as_deref(), "things")?;
+        let rows = sqlx::query(
+            "SELECT name, attributes, version, created_at FROM things
+             WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(thing_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |t| token::encode("things", &[&t.name])))
+    }
+
+    async fn delete_thing(&self, name: &str) -> StoreResult<()> {
+        // Memberships and principal attachments go with it by ON DELETE CASCADE.
+        let n = sqlx::query("DELETE FROM things WHERE name = $1")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if n == 0 {
+            return Err(not_found("thing", name));
+        }
+        Ok(())
+    }
+
+    // --- thing groups -------------------------------------------------------------------
+
+    async fn create_group(&self, group: &NewThingGroup) -> StoreResult<ThingGroup> {
+        let created = ThingGroup {
+            name: group.name.clone(),
+            parent: group.parent.clone(),
+            description: group.description.clone(),
+            version: 1,
+            created_at: now_ms(),
+        };
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if let Some(parent) = &group.parent
+            && !exists(&mut tx, GROUP_EXISTS, parent).await?
+        {
+            return Err(not_found("thing group", parent));
+        }
+        sqlx::query(
+            "INSERT INTO thing_groups (name, parent, description, version, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&created.name)
+        .bind(&created.parent)
+        .bind(&created.description)
+        .bind(created.version)
+        .bind(created.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("thing group", &group.name))?;
+        tx.commit().await.map_err(db)?;
+        Ok(created)
+    }
+
+    async fn get_group(&self, name: &str) -> StoreResult<Option<ThingGroup>> {
+        sqlx::query(
+            "SELECT name, parent, description, version, created_at FROM thing_groups
+             WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(group_from_row)
+        .transpose()
+    }
+
+    async fn list_groups(
+        &self,
+        parent: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ThingGroup>> {
+        let after = token::after_name(page.next_token.as_deref(), "groups")?;
+        let rows = match parent {
+            None => {
+                sqlx::query(
+                    "SELECT name, parent, description, version, created_at FROM thing_groups
+                     WHERE name > $1 ORDER BY name LIMIT $2",
+                )
+                .bind(after)
+                .bind(fetch_limit(page))
+                .fetch_all(&self.reader)
+                .await
+            }
+            Some(parent) => {
+                if self.get_group(parent).await?.is_none() {
+                    return Err(not_found("thing group", parent));
+                }
+                sqlx::query(
+                    "SELECT name, parent, description, version, created_at FROM thing_groups
+                     WHERE parent = $1 AND name > $2 ORDER BY name LIMIT $3",
+                )
+                .bind(parent)
+                .bind(after)
+                .bind(fetch_limit(page))
+                .fetch_all(&self.reader)
+                .await
+            }
+        }
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(group_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |g| token::encode("groups", &[&g.name])))
+    }
+
+    async fn delete_group(&self, name: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let child = sqlx::query("SELECT name FROM thing_groups WHERE parent = $1 LIMIT 1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some(child) = child {
+            let child: String = child.try_get("name").map_err(db)?;
+            return Err(StoreError::Conflict(format!(
+                "thing group '{name}' has child group '{child}'"
+            )));
+        }
+        // Memberships go with it by ON DELETE CASCADE.
+        sqlx::query("DELETE FROM thing_groups WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn add_thing_to_group(&self, group: &str, thing: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if !exists(&mut tx, GROUP_EXISTS, group).await? {
+            return Err(not_found("thing group", group));
+        }
+        if !exists(&mut tx, THING_EXISTS, thing).await? {
+            return Err(not_found("thing", thing));
+        }
+        sqlx::query(
+            "INSERT INTO thing_group_members (group_name, thing_name) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(group)
+        .bind(thing)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn remove_thing_from_group(&self, group: &str, thing: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM thing_group_members WHERE group_name = $1 AND thing_name = $2")
+            .bind(group)
+            .bind(thing)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn list_things_in_group(
+        &self,
+        group: &str,
+        recursive: bool,
+        page: &PageRequest,
+    ) -> StoreResult<Page<String>> {
+        if self.get_group(group).await?.is_none() {
+            return Err(not_found("thing group", group));
+        }
+        let after = token::after_name(page.next_token.as_deref(), "group-things")?;
+        let sql = if recursive {
+            // UNION (not UNION ALL) stops at a group already visited, so even a cycle in
+            // corrupted data terminates.
+            "WITH RECURSIVE subtree (name) AS (
+                 SELECT name FROM thing_groups WHERE name = $1
+                 UNION
+                 SELECT g.name FROM thing_groups g JOIN subtree s ON g.parent = s.name
+             )
+             SELECT DISTINCT m.thing_name FROM thing_group_members m
+             WHERE m.group_name IN (SELECT name FROM subtree) AND m.thing_name > $2
+             ORDER BY m.thing_name LIMIT $3"
+        } else {
+            "SELECT thing_name FROM thing_group_members
+             WHERE group_name = $1 AND thing_name > $2
+             ORDER BY thing_name LIMIT $3"
+        };
+        let rows = sqlx::query(sql)
+            .bind(group)
+            .bind(after)
+            .bind(fetch_limit(page))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        let items = names(&rows, "thing_name")?;
+        Ok(paged(items, page, |t| token::encode("group-things", &[t])))
+    }
+
+    async fn groups_of_thing(&self, thing: &str) -> StoreResult<Vec<String>> {
+        if self.get_thing(thing).await?.is_none() {
+            return Err(not_found("thing", thing));
+        }
+        let rows = sqlx::query(
+            "SELECT group_name FROM thing_group_members WHERE thing_name = $1 ORDER BY group_name",
+        )
+        .bind(thing)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        names(&rows, "group_name")
+    }
+
+    // --- certificates and CAs -----------------------------------------------------------
+
+    async fn insert_ca(&self, ca: &CaCertificate) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ca_certificates (id, pem, status, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&ca.id)
+        .bind(&ca.pem)
+        .bind(ca.status.as_str())
+        .bind(ca.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(unique("CA certificate", &ca.id))?;
+        Ok(())
+    }
+
+    async fn list_cas(&self) -> StoreResult<Vec<CaCertificate>> {
+        sqlx::query(
+            "SELECT id, pem, status, created_at FROM ca_certificates ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(ca_from_row)
+        .collect()
+    }
+
+    async fn insert_certificate(&self, cert: &Certificate) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        // Checked first to say which key collides; the constraints still guard the insert.
+        if exists(&mut tx, CERT_EXISTS, &cert.id).await? {
+            return Err(StoreError::AlreadyExists {
+                kind: "certificate",
+                name: cert.id.clone(),
+            });
+        }
+        let pair = format!("subject '{}' serial {}", cert.subject, cert.serial);
+        let taken = sqlx::query("SELECT id FROM certificates WHERE subject = $1 AND serial = $2")
+            .bind(&cert.subject)
+            .bind(&cert.serial)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::AlreadyExists {
+                kind: "certificate",
+                name: pair,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO certificates (id, pem, status, ca_id, subject, serial, not_after, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&cert.id)
+        .bind(&cert.pem)
+        .bind(cert.status.as_str())
+        .bind(&cert.ca_id)
+        .bind(&cert.subject)
+        .bind(&cert.serial)
+        .bind(cert.not_after)
+        .bind(cert.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique("certificate", &cert.id))?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_certificate(&self, id: &str) -> StoreResult<Option<Certificate>> {
+        sqlx::query(
+            "SELECT id, pem, status, ca_id, subject, serial, not_after, created_at
+             FROM certificates WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(cert_from_row)
+        .transpose()
+    }
+
+    async fn find_certificate(
+        &self,
+        subject: &str,
+        serial: &str,
+    ) -> StoreResult<Option<Certificate>> {
+        sqlx::query(
+            "SELECT id, pem, status, ca_id, subject, serial, not_after, created_at
+             FROM certificates WHERE subject = $1 AND serial = $2",
+        )
+        .bind(subject)
+        .bind(serial)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(cert_from_row)
+        .transpose()
+    }
+
+    async fn list_certificates(&self, page: &PageRequest) -> StoreResult<Page<Certificate>> {
+        let rows = match &page.next_token {
+            None => {
+                sqlx::query(
+                    "SELECT id, pem, status, ca_id, subject, serial, not_after, created_at
+                     FROM certificates
+                     ORDER BY created_at DESC, id DESC LIMIT $1",
+                )
+                .bind(fetch_limit(page))
+                .fetch_all(&self.reader)
+                .await
+            }
+            Some(t) => {
+                let parts = token::decode(t, "certificates", 2)?;
+                let created_at = token::int(&parts[0])?;
+                sqlx::query(
+                    "SELECT id, pem, status, ca_id, subject, serial, not_after, created_at
+                     FROM certificates
+                     WHERE created_at < $1 OR (created_at = $1 AND id < $2)
+                     ORDER BY created_at DESC, id DESC LIMIT $3",
+                )
+                .bind(created_at)
+                .bind(&parts[1])
+                .bind(fetch_limit(page))
+                .fetch_all(&self.reader)
+                .await
+            }
+        }
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(cert_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |c| {
+            token::encode("certificates", &[&c.created_at.to_string(), &c.id])
+        }))
+    }
+
+    async fn set_certificate_status(&self, id: &str, status: CertStatus) -> StoreResult<()> {
+        let n = sqlx::query("UPDATE certificates SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if n == 0 {
+            return Err(not_found("certificate", id));
+        }
+        Ok(())
+    }
+
+    async fn attach_thing_principal(&self, thing: &str, cert_id: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if !exists(&mut tx, THING_EXISTS, thing).await? {
+            return Err(not_found("thing", thing));
+        }
+        if !exists(&mut tx, CERT_EXISTS, cert_id).await? {
+            return Err(not_found("certificate", cert_id));
+        }
+        sqlx::query(
+            "INSERT INTO thing_principals (thing_name, cert_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(thing)
+        .bind(cert_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn detach_thing_principal(&self, thing: &str, cert_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM thing_principals WHERE thing_name = $1 AND cert_id = $2")
+            .bind(thing)
+            .bind(cert_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn thing_principals(&self, thing: &str) -> StoreResult<Vec<String>> {
+        if self.get_thing(thing).await?.is_none() {
+            return Err(not_found("thing", thing));
+        }
+        let rows = sqlx::query(
+            "SELECT cert_id FROM thing_principals WHERE thing_name = $1 ORDER BY cert_id",
+        )
+        .bind(thing)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        names(&rows, "cert_id")
+    }
+
+    async fn principal_things(&self, cert_id: &str) -> StoreResult<Vec<String>> {
+        if self.get_certificate(cert_id).await?.is_none() {
+            return Err(not_found("certificate", cert_id));
+        }
+        let rows = sqlx::query(
+            "SELECT thing_name FROM thing_principals WHERE cert_id = $1 ORDER BY thing_name",
+        )
+        .bind(cert_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        names(&rows, "thing_name")
+    }
+
+    // --- policies -----------------------------------------------------------------------
+
+    async fn create_policy(&self, policy: &NewPolicy) -> StoreResult<Policy> {
+        let created = Policy {
+            name: policy.name.clone(),
+            document: policy.document.clone(),
+            version: "1".to_owned(),
+            created_at: now_ms(),
+        };
+        sqlx::query(
+            "INSERT INTO policies (name, document, version, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&created.name)
+        .bind(&created.document)
+        .bind(&created.version)
+        .bind(created.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(unique("policy", &policy.name))?;
+        Ok(created)
+    }
+
+    async fn get_policy(&self, name: &str) -> StoreResult<Option<Policy>> {
+        sqlx::query("SELECT name, document, version, created_at FROM policies WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(policy_from_row)
+            .transpose()
+    }
+
+    async fn list_policies(&self, page: &PageRequest) -> StoreResult<Page<Policy>> {
+        let after = token::after_name(page.next_token.as_deref(), "policies")?;
+        let rows = sqlx::query(
+            "SELECT name, document, version, created_at FROM policies
+             WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(policy_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |p| {
+            token::encode("policies", &[&p.name])
+        }))
+    }
+
+    async fn attach_policy(&self, policy: &str, cert_id: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if !exists(&mut tx, POLICY_EXISTS, policy).await? {
+            return Err(not_found("policy", policy));
+        }
+        if !exists(&mut tx, CERT_EXISTS, cert_id).await? {
+            return Err(not_found("certificate", cert_id));
+        }
+        sqlx::query(
+            "INSERT INTO policy_attachments (policy_name, cert_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(policy)
+        .bind(cert_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn principal_policies(&self, cert_id: &str) -> StoreResult<Vec<Policy>> {
+        if self.get_certificate(cert_id).await?.is_none() {
+            return Err(not_found("certificate", cert_id));
+        }
+        sqlx::query(
+            "SELECT p.name, p.document, p.version, p.created_at
+             FROM policies p JOIN policy_attachments a ON a.policy_name = p.name
+             WHERE a.cert_id = $1 ORDER BY p.name",
+        )
+        .bind(cert_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(policy_from_row)
+        .collect()
+    }
+
+    // --- reports and datapoints ---------------------------------------------------------
+
+    async fn insert_reports(&self, reports: &[StoredReport]) -> StoreResult<usize> {
+        if reports.is_empty() {
+            return Ok(0);
+        }
+        let rows = reports
+            .iter()
+            .map(|r| {
+                Ok(ReportRow {
+                    thing: &r.thing,
+                    report_id: report_id_to_sql(r.report_id),
+                    received_at: r.received_at,
+                    format: r.format.as_str(),
+                    size: i64::try_from(r.size).map_err(|_| {
+                        StoreError::Backend(format!("report size {} out of range", r.size))
+                    })?,
+                    datapoints: json(&codec::DatapointsJson(&r.datapoints))?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut inserted = 0u64;
+        for r in &rows {
+            inserted += sqlx::query(
+                "INSERT INTO reports (thing, report_id, received_at, format, size, datapoints)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (thing, report_id) DO NOTHING",
+            )
+            .bind(r.thing)
+            .bind(r.report_id)
+            .bind(r.received_at)
+            .bind(r.format)
+            .bind(r.size)
+            .bind(&r.datapoints)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        usize::try_from(inserted).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    async fn last_reports(&self) -> StoreResult<Vec<LastReport>> {
+        // The inner query reads only the (thing, received_at) index. Ties on received_at
+        // return several rows per thing; the highest row id (the last stored) wins.
+        let rows = sqlx::query(
+            "SELECT r.thing, r.report_id, r.received_at
+             FROM reports r
+             JOIN (SELECT thing, MAX(received_at) AS newest FROM reports GROUP BY thing) n
+               ON r.thing = n.thing AND r.received_at = n.newest
+             ORDER BY r.thing, r.id DESC",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let mut out: Vec<LastReport> = Vec::new();
+        for row in &rows {
+            let thing: String = row.try_get("thing").map_err(db)?;
+            if out.last().is_some_and(|l| l.thing == thing) {
+                continue;
+            }
+            out.push(LastReport {
+                thing,
+                report_id: report_id_from_sql(row.try_get("report_id").map_err(db)?),
+                received_at: row.try_get("received_at").map_err(db)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn count_reports(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        u64::try_from(n).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    async fn insert_cloud_datapoints(&self, points: &[CloudDatapoint]) -> StoreResult<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let values = points
+            .iter()
+            .map(|p| json(&p.value))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (p, value) in points.iter().zip(&values) {
+            sqlx::query(
+                "INSERT INTO cloud_datapoints (thing, metric, ts, value, topic)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&p.thing)
+            .bind(AwsMetric::name(p.metric))
+            .bind(p.timestamp)
+            .bind(value)
+            .bind(&p.topic)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn metric_values(
+        &self,
+        thing: &str,
+        metric: &Metric,
+        from_ms: i64,
+        to_ms: i64,
+        page: &PageRequest,
+    ) -> StoreResult<Page<MetricDatum>> {
+        if is_device_metric(metric) {
+            self.device_values(thing, metric, from_ms, to_ms, page)
+                .await
+        } else {
+            self.cloud_values(thing, metric, from_ms, to_ms, page).await
+        }
+    }
+
+    async fn prune(&self, before_ms: i64) -> StoreResult<u64> {
+        let reports = self
+            .prune_table(
+                "DELETE FROM reports WHERE id IN
+                 (SELECT id FROM reports WHERE received_at < $1 LIMIT $2)",
+                before_ms,
+            )
+            .await?;
+        let cloud = self
+            .prune_table(
+                "DELETE FROM cloud_datapoints WHERE id IN
+                 (SELECT id FROM cloud_datapoints WHERE ts < $1 LIMIT $2)",
+                before_ms,
+            )
+            .await?;
+        Ok(reports + cloud)
+    }
+}
