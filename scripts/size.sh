@@ -15,7 +15,8 @@
 set -euo pipefail
 
 TARGET=thumbv7em-none-eabihf
-BINS=(baseline topics topic_build topic_parse encoder_json encoder_cbor encoder_both
+BINS=(baseline topics topic_build topic_parse topics_str topic_build_str
+      encoder_json encoder_cbor encoder_both
       answer_decode answer_decode_json answer_decode_cbor)
 EXP_BINS=(exp_topics_copy exp_topics_split_once exp_topics_bytes exp_topics_string
           exp_ip_core exp_ip_manual

@@ -1,19 +1,17 @@
 //! Report encoder: a borrowed [`Report`] into a caller buffer, as JSON or CBOR, with long or
 //! short keys, and no heap.
 //!
-//! One `Serialize` description of the document drives two well-kept serializers
-//! (`serde-json-core` and `minicbor-serde`), so the two formats cannot drift apart.
+//! One walk over the document ([`doc`]) drives one small writer that speaks both formats
+//! ([`Out`]), so the two formats cannot drift apart. It is written for flash size on a
+//! microcontroller (`docs/size.md`): no serde, no `core::fmt`, no float tables, no `f64`
+//! arithmetic and no 64-bit division on 32-bit targets.
 
-use core::fmt::Write as _;
-use core::net::IpAddr;
-
-use serde::ser::{Serialize, SerializeMap, Serializer};
-
+use crate::ipfmt::{AddrText, hex_digit};
 use crate::keys::{self, Key, KeyStyle};
 use crate::report::{
-    Connection, Connections, CustomMetric, CustomValue, ListeningPort, Metrics, NetworkStats,
-    PortList, Report, is_supported_version, is_valid_custom_metric_name,
+    CustomMetric, CustomValue, Metrics, PortList, RemoteAddr, Report, is_valid_custom_metric_name,
 };
+use crate::shortest::shortest;
 use crate::topic::Format;
 
 /// Why a report could not be encoded.
@@ -71,17 +69,19 @@ pub fn encode(
     buf: &mut [u8],
 ) -> Result<usize, EncodeError> {
     check(report)?;
-    let doc = Styled {
-        v: report,
-        k: style,
+    let mut out = Out {
+        buf,
+        pos: 0,
+        full: false,
+        json: format == Format::Json,
+        comma: false,
+        style,
     };
-    match format {
-        Format::Json => {
-            serde_json_core::to_slice(&doc, buf).map_err(|_| EncodeError::BufferTooSmall)
-        }
-        Format::Cbor => {
-            minicbor_serde::to_slice(&doc, buf).map_err(|_| EncodeError::BufferTooSmall)
-        }
+    doc(&mut out, report);
+    if out.full {
+        Err(EncodeError::BufferTooSmall)
+    } else {
+        Ok(out.pos)
     }
 }
 
@@ -90,7 +90,7 @@ fn check(r: &Report<'_>) -> Result<(), EncodeError> {
     if r.report_id == 0 || r.report_id > i64::MAX as u64 {
         return bad(InvalidField::ReportId);
     }
-    if !is_supported_version(r.version) {
+    if !is_version_1(r.version) {
         return bad(InvalidField::Version);
     }
     if r.metrics.is_none() && r.custom_metrics.is_empty() {
@@ -122,233 +122,850 @@ fn check(r: &Report<'_>) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// A value paired with the key style to write it in.
-struct Styled<'r, T: ?Sized> {
-    v: &'r T,
-    k: KeyStyle,
-}
-
-impl<'r, T: ?Sized> Styled<'r, T> {
-    fn with<'s, U: ?Sized>(&self, v: &'s U) -> Styled<'s, U> {
-        Styled { v, k: self.k }
-    }
-
-    fn key(&self, key: Key) -> &'static str {
-        key.get(self.k)
-    }
-}
-
-fn count(flags: &[bool]) -> usize {
-    flags.iter().filter(|f| **f).count()
-}
-
-impl Serialize for Styled<'_, Report<'_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.v;
-        let has_custom = !r.custom_metrics.is_empty();
-        let mut m = s.serialize_map(Some(count(&[true, r.metrics.is_some(), has_custom])))?;
-        m.serialize_entry(self.key(keys::HEADER), &self.with(&Header(r)))?;
-        if let Some(metrics) = &r.metrics {
-            m.serialize_entry(self.key(keys::METRICS), &self.with(metrics))?;
+/// [`crate::report::is_supported_version`] without parsing the numbers: the major is 1 exactly
+/// when its digits are `1` after leading zeros. (`str::parse::<u64>` costs ~200 bytes of flash.)
+fn is_version_1(version: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match version.split_once('.') {
+        Some((major, minor)) => {
+            digits(major) && digits(minor) && major.trim_start_matches('0') == "1"
         }
-        if has_custom {
-            m.serialize_entry(self.key(keys::CUSTOM_METRICS), &self.with(r.custom_metrics))?;
+        None => false,
+    }
+}
+
+/// Defines [`K`], one variant per report key, and [`KEY_LIST`], the keys in the same order.
+macro_rules! key_table {
+    ($($name:ident = $key:path,)*) => {
+        /// A report key, as an index into the packed key table.
+        #[derive(Clone, Copy)]
+        #[repr(u8)]
+        enum K {
+            $($name,)*
         }
-        m.end()
+
+        /// The keys of [`K`], in its order.
+        const KEY_LIST: &[Key] = &[$($key,)*];
+
+        /// Every [`K`], in order (for the tests).
+        #[cfg(test)]
+        const KEYS_BY_INDEX: &[K] = &[$(K::$name,)*];
+    };
+}
+
+key_table! {
+    Header = keys::HEADER,
+    ReportId = keys::REPORT_ID,
+    Version = keys::VERSION,
+    Metrics = keys::METRICS,
+    CustomMetrics = keys::CUSTOM_METRICS,
+    ListeningTcpPorts = keys::LISTENING_TCP_PORTS,
+    ListeningUdpPorts = keys::LISTENING_UDP_PORTS,
+    Ports = keys::PORTS,
+    Port = keys::PORT,
+    Interface = keys::INTERFACE,
+    Total = keys::TOTAL,
+    NetworkStats = keys::NETWORK_STATS,
+    BytesIn = keys::BYTES_IN,
+    BytesOut = keys::BYTES_OUT,
+    PacketsIn = keys::PACKETS_IN,
+    PacketsOut = keys::PACKETS_OUT,
+    TcpConnections = keys::TCP_CONNECTIONS,
+    EstablishedConnections = keys::ESTABLISHED_CONNECTIONS,
+    Connections = keys::CONNECTIONS,
+    RemoteAddr = keys::REMOTE_ADDR,
+    LocalPort = keys::LOCAL_PORT,
+    LocalInterface = keys::LOCAL_INTERFACE,
+}
+
+/// Every spelling of [`KEY_LIST`] back to back (long, short, long, short, …), built at compile
+/// time from `keys.rs`. On a Cortex-M this and [`KEY_AT`] take about 400 bytes where the
+/// `Key` structs with their `&str`s took about 660.
+static KEY_TEXT: [u8; key_text_len()] = key_text();
+/// Where spelling `i` of [`KEY_TEXT`] starts (`2 * key + style`); one more for the end.
+static KEY_AT: [u16; 2 * KEY_LIST.len() + 1] = key_at();
+
+const fn spelling(i: usize) -> &'static [u8] {
+    let k = KEY_LIST[i / 2];
+    if i.is_multiple_of(2) {
+        k.long.as_bytes()
+    } else {
+        k.short.as_bytes()
     }
 }
 
-/// The header block, drawn from the report.
-struct Header<'r, 'a>(&'r Report<'a>);
-
-impl Serialize for Styled<'_, Header<'_, '_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry(self.key(keys::REPORT_ID), &self.v.0.report_id)?;
-        m.serialize_entry(self.key(keys::VERSION), self.v.0.version)?;
-        m.end()
+const fn key_text_len() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < 2 * KEY_LIST.len() {
+        n += spelling(i).len();
+        i += 1;
     }
+    n
 }
 
-impl Serialize for Styled<'_, Metrics<'_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.v;
-        let n = count(&[
-            v.listening_tcp_ports.is_some(),
-            v.listening_udp_ports.is_some(),
-            v.network_stats.is_some(),
-            v.tcp_connections.is_some(),
-        ]);
-        let mut m = s.serialize_map(Some(n))?;
-        if let Some(l) = &v.listening_tcp_ports {
-            m.serialize_entry(self.key(keys::LISTENING_TCP_PORTS), &self.with(l))?;
+const fn key_text() -> [u8; key_text_len()] {
+    let mut out = [0; key_text_len()];
+    let mut at = 0;
+    let mut i = 0;
+    while i < 2 * KEY_LIST.len() {
+        let s = spelling(i);
+        let mut j = 0;
+        while j < s.len() {
+            out[at] = s[j];
+            at += 1;
+            j += 1;
         }
-        if let Some(l) = &v.listening_udp_ports {
-            m.serialize_entry(self.key(keys::LISTENING_UDP_PORTS), &self.with(l))?;
+        i += 1;
+    }
+    out
+}
+
+const fn key_at() -> [u16; 2 * KEY_LIST.len() + 1] {
+    let mut out = [0; 2 * KEY_LIST.len() + 1];
+    let mut at = 0;
+    let mut i = 0;
+    while i < 2 * KEY_LIST.len() {
+        at += spelling(i).len();
+        // The table is a few hundred bytes; the build fails here if it ever outgrows u16.
+        assert!(at <= u16::MAX as usize);
+        out[i + 1] = at as u16;
+        i += 1;
+    }
+    out
+}
+
+/// CBOR major type 0: unsigned integer.
+const UINT: u8 = 0;
+/// CBOR major type 1: negative integer.
+const NINT: u8 = 1;
+/// CBOR major type 3: text string.
+const TEXT: u8 = 3;
+/// CBOR major type 4: array.
+const ARRAY: u8 = 4;
+/// CBOR major type 5: map.
+const MAP: u8 = 5;
+
+/// The output: a cursor over the caller's buffer that writes JSON or CBOR.
+///
+/// A write past the end sets `full` and is dropped, so the walk needs no error paths; the
+/// caller checks `full` once at the end.
+struct Out<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+    full: bool,
+    json: bool,
+    /// JSON: the next item needs a `,` before it.
+    comma: bool,
+    style: KeyStyle,
+}
+
+impl Out<'_> {
+    fn put(&mut self, b: u8) {
+        match self.buf.get_mut(self.pos) {
+            Some(slot) => {
+                *slot = b;
+                self.pos += 1;
+            }
+            None => self.full = true,
         }
-        if let Some(ns) = &v.network_stats {
-            m.serialize_entry(self.key(keys::NETWORK_STATS), &self.with(ns))?;
+    }
+
+    fn put_all(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.put(b);
         }
-        if let Some(c) = &v.tcp_connections {
-            m.serialize_entry(self.key(keys::TCP_CONNECTIONS), &Established(self.with(c)))?;
+    }
+
+    /// JSON: the separator before an item (key, value or container), if one is due.
+    fn item(&mut self) {
+        if self.comma {
+            self.put(b',');
         }
-        m.end()
+        self.comma = true;
     }
-}
 
-impl Serialize for Styled<'_, PortList<'_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(count(&[true, self.v.total.is_some()])))?;
-        m.serialize_entry(self.key(keys::PORTS), &self.with(self.v.ports))?;
-        if let Some(t) = self.v.total {
-            m.serialize_entry(self.key(keys::TOTAL), &t)?;
+    /// CBOR: a head, the major type and its argument in the shortest form.
+    fn head(&mut self, major: u8, n: u64) {
+        let major = major << 5;
+        // `n < 24` fits the head byte; otherwise 1, 2, 4 or 8 big-endian bytes follow.
+        let len: u32 = match n {
+            0..24 => 0,
+            24..0x100 => 1,
+            0x100..0x1_0000 => 2,
+            0x1_0000..0x1_0000_0000 => 4,
+            _ => 8,
+        };
+        if len == 0 {
+            self.put(major | n as u8); // `n < 24`
+            return;
         }
-        m.end()
-    }
-}
-
-impl Serialize for Styled<'_, [ListeningPort<'_>]> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.v.iter().map(|p| self.with(p)))
-    }
-}
-
-impl Serialize for Styled<'_, ListeningPort<'_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(count(&[true, self.v.interface.is_some()])))?;
-        m.serialize_entry(self.key(keys::PORT), &self.v.port)?;
-        if let Some(i) = self.v.interface {
-            m.serialize_entry(self.key(keys::INTERFACE), i)?;
+        // 24, 25, 26, 27 for 1, 2, 4, 8 bytes.
+        self.put(major | (24 + len.trailing_zeros() as u8));
+        for i in (0..len).rev() {
+            self.put((n >> (8 * i)) as u8); // one byte of `n` at a time
         }
-        m.end()
     }
-}
 
-impl Serialize for Styled<'_, NetworkStats> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.v;
-        let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry(self.key(keys::BYTES_IN), &v.bytes_in)?;
-        m.serialize_entry(self.key(keys::BYTES_OUT), &v.bytes_out)?;
-        m.serialize_entry(self.key(keys::PACKETS_IN), &v.packets_in)?;
-        m.serialize_entry(self.key(keys::PACKETS_OUT), &v.packets_out)?;
-        m.end()
-    }
-}
-
-/// `tcp_connections: {established_connections: {...}}`: AWS nests the list one level deeper.
-struct Established<'r, 'a>(Styled<'r, Connections<'a>>);
-
-impl Serialize for Established<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(1))?;
-        m.serialize_entry(self.0.key(keys::ESTABLISHED_CONNECTIONS), &self.0)?;
-        m.end()
-    }
-}
-
-impl Serialize for Styled<'_, Connections<'_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(count(&[true, self.v.total.is_some()])))?;
-        m.serialize_entry(self.key(keys::CONNECTIONS), &self.with(self.v.connections))?;
-        if let Some(t) = self.v.total {
-            m.serialize_entry(self.key(keys::TOTAL), &t)?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for Styled<'_, [Connection<'_>]> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.v.iter().map(|c| self.with(c)))
-    }
-}
-
-impl Serialize for Styled<'_, Connection<'_>> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.v;
-        let n = count(&[true, v.local_port.is_some(), v.local_interface.is_some()]);
-        let mut m = s.serialize_map(Some(n))?;
-        m.serialize_entry(self.key(keys::REMOTE_ADDR), &DisplayStr(&v.remote_addr))?;
-        if let Some(p) = v.local_port {
-            m.serialize_entry(self.key(keys::LOCAL_PORT), &p)?;
-        }
-        if let Some(i) = v.local_interface {
-            m.serialize_entry(self.key(keys::LOCAL_INTERFACE), i)?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for Styled<'_, [CustomMetric<'_>]> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.v.len()))?;
-        for c in self.v {
-            // Each value is wrapped in a one-element list, as AWS requires.
-            m.serialize_entry(c.name, &[CustomValueDoc(c.value)])?;
-        }
-        m.end()
-    }
-}
-
-struct CustomValueDoc<'a>(CustomValue<'a>);
-
-impl Serialize for CustomValueDoc<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(1))?;
-        match self.0 {
-            CustomValue::Number(n) => m.serialize_entry(keys::NUMBER, &Num(n))?,
-            CustomValue::NumberList(ns) => m.serialize_entry(keys::NUMBER_LIST, &NumList(ns))?,
-            CustomValue::StringList(ss) => m.serialize_entry(keys::STRING_LIST, ss)?,
-            CustomValue::IpList(ips) => m.serialize_entry(keys::IP_LIST, &IpList(ips))?,
-        }
-        m.end()
-    }
-}
-
-/// A number written as an integer when it is one (shorter, and what AWS's C SDK sends).
-struct Num(f64);
-
-/// Largest magnitude at which every integer is exactly representable as an f64.
-const EXACT_INT: f64 = 9_007_199_254_740_992.0;
-
-impl Serialize for Num {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let n = self.0;
-        // `as` saturates, so the round trip holds only for integral values in range.
-        let i = n as i64;
-        if n.abs() <= EXACT_INT && i as f64 == n {
-            s.serialize_i64(i)
+    /// A map or array of `n` entries: `{`/`[`, or a CBOR head.
+    fn open(&mut self, major: u8, n: usize) {
+        if self.json {
+            self.item();
+            self.put(if major == MAP { b'{' } else { b'[' });
+            self.comma = false;
         } else {
-            s.serialize_f64(n)
+            self.head(major, n as u64); // usize is at most 64 bits
+        }
+    }
+
+    /// The end of a map or array: `}`/`]`, nothing in CBOR (lengths are definite).
+    fn close(&mut self, major: u8) {
+        if self.json {
+            self.put(if major == MAP { b'}' } else { b']' });
+            self.comma = true;
+        }
+    }
+
+    /// A string value, escaped in JSON as RFC 8259 requires.
+    fn text(&mut self, s: &[u8]) {
+        if !self.json {
+            self.head(TEXT, s.len() as u64); // usize is at most 64 bits
+            self.put_all(s);
+            return;
+        }
+        self.item();
+        self.put(b'"');
+        for &b in s {
+            if b == b'"' || b == b'\\' {
+                self.put(b'\\');
+                self.put(b);
+            } else if b < 0x20 {
+                self.put_all(b"\\u00");
+                self.put(hex_digit(b >> 4));
+                self.put(hex_digit(b));
+            } else {
+                self.put(b);
+            }
+        }
+        self.put(b'"');
+    }
+
+    /// A map key.
+    fn key(&mut self, k: &[u8]) {
+        self.text(k);
+        if self.json {
+            self.put(b':');
+            self.comma = false;
+        }
+    }
+
+    /// A report key in the report's style.
+    fn skey(&mut self, k: K) {
+        let i = 2 * k as usize + usize::from(self.style == KeyStyle::Short);
+        let at = |i| usize::from(KEY_AT.get(i).copied().unwrap_or_default());
+        self.key(KEY_TEXT.get(at(i)..at(i + 1)).unwrap_or_default());
+    }
+
+    /// An address as a string.
+    fn addr(&mut self, a: &AddrText) {
+        self.text(a.as_bytes());
+    }
+
+    /// An unsigned integer.
+    fn uint(&mut self, n: u64) {
+        if self.json {
+            self.item();
+            self.decimal(n);
+        } else {
+            self.head(UINT, n);
+        }
+    }
+
+    /// Decimal digits of `n`.
+    fn decimal(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            let (q, d) = div10(n);
+            at -= 1;
+            if let Some(slot) = digits.get_mut(at) {
+                *slot = b'0' + d;
+            }
+            n = q;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put_all(digits.get(at..).unwrap_or_default());
+    }
+
+    /// A custom metric number: an integer when it is one (shorter, and what AWS's C SDK
+    /// sends), else the shortest decimal that reads back exactly (JSON) or the `f64` (CBOR).
+    fn num(&mut self, x: f64) {
+        match integer(x) {
+            Some((neg, m)) if self.json => {
+                self.item();
+                if neg {
+                    self.put(b'-');
+                }
+                self.decimal(m);
+            }
+            // CBOR's negative integers store -1 - n.
+            Some((true, m)) => self.head(NINT, m - 1),
+            Some((false, m)) => self.head(UINT, m),
+            None if self.json => {
+                self.item();
+                self.float(x);
+            }
+            None => {
+                self.put(0xfb); // major 7, 64-bit float
+                self.put_all(&x.to_bits().to_be_bytes());
+            }
+        }
+    }
+
+    /// JSON text of a finite, non-integral or large `x`: `12.5`, `0.001`, `1e300`, `-2.5e-8`.
+    fn float(&mut self, x: f64) {
+        if x.is_sign_negative() {
+            self.put(b'-');
+        }
+        let mut d = [0u8; 17];
+        let (n, k) = shortest(x, &mut d);
+        let digits = d.get(..n).unwrap_or_default();
+        // x = 0.d₁d₂…dₙ × 10^k
+        if k > 0 && (k as usize) < n {
+            // 12.5: the point falls inside the digits.
+            let (int, frac) = digits.split_at_checked(k as usize).unwrap_or_default();
+            self.put_all(int);
+            self.put(b'.');
+            self.put_all(frac);
+        } else if k <= 0 && k > -5 {
+            // 0.00125
+            self.put_all(b"0.");
+            for _ in k..0 {
+                self.put(b'0');
+            }
+            self.put_all(digits);
+        } else {
+            // 1.25e-7, 1e300, 1.2345678901234567e20
+            let (first, rest) = digits.split_first().unwrap_or((&b'0', &[]));
+            self.put(*first);
+            if !rest.is_empty() {
+                self.put(b'.');
+                self.put_all(rest);
+            }
+            self.put(b'e');
+            let exp = k - 1;
+            if exp < 0 {
+                self.put(b'-');
+            }
+            self.decimal(u64::from(exp.unsigned_abs()));
         }
     }
 }
 
-struct NumList<'a>(&'a [f64]);
+/// `n / 10` and `n % 10`. On 32-bit targets without this, `u64` division is a ~900-byte
+/// library routine; here it is three 32-bit divisions by a constant (multiplications).
+#[cfg(not(target_pointer_width = "64"))]
+fn div10(n: u64) -> (u64, u8) {
+    let hi = (n >> 32) as u32; // the high half
+    let lo = n as u32; // the low half
+    let (q2, r) = (hi / 10, hi % 10);
+    // Long division by 16-bit digits: each dividend is below 10 · 2^16.
+    let t = (r << 16) | (lo >> 16);
+    let (q1, r) = (t / 10, t % 10);
+    let t = (r << 16) | (lo & 0xffff);
+    let (q0, r) = (t / 10, t % 10);
+    let q = (u64::from(q2) << 32) | (u64::from(q1) << 16) | u64::from(q0);
+    (q, r as u8) // `r < 10`
+}
 
-impl Serialize for NumList<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|n| Num(*n)))
+/// `n / 10` and `n % 10` (a multiplication on 64-bit targets).
+#[cfg(target_pointer_width = "64")]
+fn div10(n: u64) -> (u64, u8) {
+    (n / 10, (n % 10) as u8) // `n % 10 < 10`
+}
+
+/// Whether `x` is an integer of magnitude at most 2^53 (where every integer is exact), as
+/// (negative, magnitude); -0 is 0. Read from the bits: on a Cortex-M4F `f64` compares and
+/// conversions are soft-float library calls.
+fn integer(x: f64) -> Option<(bool, u64)> {
+    let bits = x.to_bits();
+    let neg = bits >> 63 == 1;
+    let exp = ((bits >> 52) & 0x7ff) as u32; // 11 bits
+    let frac = bits & ((1 << 52) - 1);
+    if exp == 0 && frac == 0 {
+        return Some((false, 0));
+    }
+    // x = 1.frac × 2^(exp - 1023); subnormals and |x| < 1 are not integers.
+    if exp < 1023 {
+        return None;
+    }
+    let e = exp - 1023;
+    let m = frac | (1 << 52);
+    let magnitude = if e <= 52 {
+        let drop = 52 - e;
+        if m & ((1 << drop) - 1) != 0 {
+            return None;
+        }
+        m >> drop
+    } else if e == 53 && frac == 0 {
+        1 << 53
+    } else {
+        return None;
+    };
+    Some((neg, magnitude))
+}
+
+/// The document, in the key order AWS documents: header, metrics, custom metrics.
+fn doc(w: &mut Out<'_>, r: &Report<'_>) {
+    let has_custom = !r.custom_metrics.is_empty();
+    w.open(
+        MAP,
+        1 + usize::from(r.metrics.is_some()) + usize::from(has_custom),
+    );
+    w.skey(K::Header);
+    w.open(MAP, 2);
+    w.skey(K::ReportId);
+    w.uint(r.report_id);
+    w.skey(K::Version);
+    w.text(r.version.as_bytes());
+    w.close(MAP);
+    if let Some(m) = &r.metrics {
+        w.skey(K::Metrics);
+        metrics(w, m);
+    }
+    if has_custom {
+        w.skey(K::CustomMetrics);
+        custom(w, r.custom_metrics);
+    }
+    w.close(MAP);
+}
+
+fn metrics(w: &mut Out<'_>, m: &Metrics<'_>) {
+    let n = [
+        m.listening_tcp_ports.is_some(),
+        m.listening_udp_ports.is_some(),
+        m.network_stats.is_some(),
+        m.tcp_connections.is_some(),
+    ];
+    w.open(MAP, n.iter().filter(|b| **b).count());
+    let lists = [
+        (K::ListeningTcpPorts, &m.listening_tcp_ports),
+        (K::ListeningUdpPorts, &m.listening_udp_ports),
+    ];
+    for (key, list) in lists {
+        if let Some(l) = list {
+            w.skey(key);
+            ports(w, l);
+        }
+    }
+    if let Some(ns) = &m.network_stats {
+        w.skey(K::NetworkStats);
+        w.open(MAP, 4);
+        for (k, v) in [
+            (K::BytesIn, ns.bytes_in),
+            (K::BytesOut, ns.bytes_out),
+            (K::PacketsIn, ns.packets_in),
+            (K::PacketsOut, ns.packets_out),
+        ] {
+            w.skey(k);
+            w.uint(v);
+        }
+        w.close(MAP);
+    }
+    if let Some(c) = &m.tcp_connections {
+        // AWS nests the list one level deeper: `{established_connections: {...}}`.
+        w.skey(K::TcpConnections);
+        w.open(MAP, 1);
+        w.skey(K::EstablishedConnections);
+        w.open(MAP, 1 + usize::from(c.total.is_some()));
+        w.skey(K::Connections);
+        w.open(ARRAY, c.connections.len());
+        for c in c.connections {
+            let n =
+                1 + usize::from(c.local_port.is_some()) + usize::from(c.local_interface.is_some());
+            w.open(MAP, n);
+            w.skey(K::RemoteAddr);
+            let mut a = AddrText::new();
+            match &c.remote_addr {
+                RemoteAddr::Socket(s) => a.socket(s),
+                RemoteAddr::Ip(ip) => a.ip(ip),
+            }
+            w.addr(&a);
+            if let Some(p) = c.local_port {
+                w.skey(K::LocalPort);
+                w.uint(u64::from(p));
+            }
+            if let Some(i) = c.local_interface {
+                w.skey(K::LocalInterface);
+                w.text(i.as_bytes());
+            }
+            w.close(MAP);
+        }
+        w.close(ARRAY);
+        total(w, c.total);
+        w.close(MAP);
+        w.close(MAP);
+    }
+    w.close(MAP);
+}
+
+fn ports(w: &mut Out<'_>, l: &PortList<'_>) {
+    w.open(MAP, 1 + usize::from(l.total.is_some()));
+    w.skey(K::Ports);
+    w.open(ARRAY, l.ports.len());
+    for p in l.ports {
+        w.open(MAP, 1 + usize::from(p.interface.is_some()));
+        w.skey(K::Port);
+        w.uint(u64::from(p.port));
+        if let Some(i) = p.interface {
+            w.skey(K::Interface);
+            w.text(i.as_bytes());
+        }
+        w.close(MAP);
+    }
+    w.close(ARRAY);
+    total(w, l.total);
+    w.close(MAP);
+}
+
+fn total(w: &mut Out<'_>, t: Option<u64>) {
+    if let Some(t) = t {
+        w.skey(K::Total);
+        w.uint(t);
     }
 }
 
-struct IpList<'a>(&'a [IpAddr]);
-
-impl Serialize for IpList<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(DisplayStr))
+fn custom(w: &mut Out<'_>, metrics: &[CustomMetric<'_>]) {
+    w.open(MAP, metrics.len());
+    for c in metrics {
+        w.key(c.name.as_bytes());
+        // Each value is wrapped in a one-element list, as AWS requires.
+        w.open(ARRAY, 1);
+        w.open(MAP, 1);
+        match c.value {
+            CustomValue::Number(n) => {
+                w.key(keys::NUMBER.as_bytes());
+                w.num(n);
+            }
+            CustomValue::NumberList(ns) => {
+                w.key(keys::NUMBER_LIST.as_bytes());
+                w.open(ARRAY, ns.len());
+                for n in ns {
+                    w.num(*n);
+                }
+                w.close(ARRAY);
+            }
+            CustomValue::StringList(ss) => {
+                w.key(keys::STRING_LIST.as_bytes());
+                w.open(ARRAY, ss.len());
+                for s in ss {
+                    w.text(s.as_bytes());
+                }
+                w.close(ARRAY);
+            }
+            CustomValue::IpList(ips) => {
+                w.key(keys::IP_LIST.as_bytes());
+                w.open(ARRAY, ips.len());
+                for ip in ips {
+                    let mut a = AddrText::new();
+                    a.ip(ip);
+                    w.addr(&a);
+                }
+                w.close(ARRAY);
+            }
+        }
+        w.close(MAP);
+        w.close(ARRAY);
     }
+    w.close(MAP);
 }
 
-/// Serializes a short `Display` value as a string through a stack buffer (no heap).
-struct DisplayStr<'a, T>(&'a T);
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::String;
+    use std::vec::Vec;
 
-impl<T: core::fmt::Display> Serialize for DisplayStr<'_, T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // `[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535` is 47 bytes: the longest address.
-        let mut text = heapless::String::<48>::new();
-        write!(text, "{}", self.0).map_err(|_| serde::ser::Error::custom("address too long"))?;
-        s.serialize_str(&text)
+    use super::*;
+
+    fn json_num(x: f64) -> String {
+        let mut buf = [0u8; 64];
+        let mut w = Out {
+            buf: &mut buf,
+            pos: 0,
+            full: false,
+            json: true,
+            comma: false,
+            style: KeyStyle::Long,
+        };
+        w.num(x);
+        assert!(!w.full);
+        let n = w.pos;
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    fn cbor_num(x: f64) -> Vec<u8> {
+        let mut buf = [0u8; 16];
+        let mut w = Out {
+            buf: &mut buf,
+            pos: 0,
+            full: false,
+            json: false,
+            comma: false,
+            style: KeyStyle::Long,
+        };
+        w.num(x);
+        let n = w.pos;
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn numbers_in_json() {
+        for (x, text) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (87.0, "87"),
+            (-3.0, "-3"),
+            (12.5, "12.5"),
+            (-0.125, "-0.125"),
+            (0.001, "0.001"),
+            (0.0001234, "0.0001234"),
+            (0.00001, "0.00001"),
+            (0.000001, "1e-6"),
+            (1.5e-7, "1.5e-7"),
+            (9007199254740992.0, "9007199254740992"),
+            (-9007199254740992.0, "-9007199254740992"),
+            (9007199254740994.0, "9.007199254740994e15"),
+            (1e20, "1e20"),
+            (1e23, "1e23"),
+            (f64::MAX, "1.7976931348623157e308"),
+            (5e-324, "5e-324"),
+            (0.1 + 0.2, "0.30000000000000004"),
+        ] {
+            assert_eq!(json_num(x), text, "{x:e}");
+            let back: f64 = serde_json::from_str(text).unwrap();
+            assert!(back == x, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_read_back_through_serde_json() {
+        let mut s = 0x853C_49E6_748F_EA9Bu64;
+        for i in 0..100_000u64 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let x = match i % 4 {
+                0 => f64::from_bits(s),
+                // Short decimals, like sensor readings.
+                1 => (s % 2_000_001) as f64 / 1000.0 - 1000.0,
+                2 => (s % 100_000) as f64 * 0.25,
+                _ => f64::from_bits(s & 0xFFF0_0000_0000_0000),
+            };
+            if !x.is_finite() {
+                continue;
+            }
+            let text = json_num(x);
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                back.to_bits(),
+                if x == 0.0 { 0 } else { x.to_bits() },
+                "{text}"
+            );
+            // Integers up to 2^53 are written as integers, everything else as ryu would.
+            if x.fract() == 0.0 && x.abs() <= 9007199254740992.0 {
+                assert_eq!(text, std::format!("{}", x as i64));
+            } else {
+                let back2: f64 = text.parse().unwrap();
+                assert_eq!(back2.to_bits(), x.to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_in_cbor() {
+        assert_eq!(cbor_num(0.0), [0x00]);
+        assert_eq!(cbor_num(-0.0), [0x00]);
+        assert_eq!(cbor_num(23.0), [0x17]);
+        assert_eq!(cbor_num(24.0), [0x18, 24]);
+        assert_eq!(cbor_num(-1.0), [0x20]);
+        assert_eq!(cbor_num(-500.0), [0x39, 0x01, 0xf3]);
+        assert_eq!(cbor_num(65536.0), [0x1a, 0, 1, 0, 0]);
+        assert_eq!(
+            cbor_num(9007199254740992.0),
+            [0x1b, 0, 0x20, 0, 0, 0, 0, 0, 0]
+        );
+        let mut want = std::vec![0xfb];
+        want.extend_from_slice(&2.5f64.to_be_bytes());
+        assert_eq!(cbor_num(2.5), want);
+        for x in [0.5, -7.25, 9007199254740994.0, 1e300, -1e-300] {
+            let got = cbor_num(x);
+            assert_eq!(got[0], 0xfb);
+            assert_eq!(f64::from_be_bytes(got[1..].try_into().unwrap()), x);
+        }
+    }
+
+    #[test]
+    fn integer_matches_the_float_test() {
+        let mut s = 0x1234_5678_9ABC_DEF1u64;
+        let check = |x: f64| {
+            let want = (x.fract() == 0.0 && x.abs() <= 9007199254740992.0)
+                .then(|| (x < 0.0, x.abs() as u64));
+            assert_eq!(integer(x), want, "{x:e}");
+        };
+        for x in [
+            0.5,
+            1.0,
+            -1.0,
+            2f64.powi(52),
+            2f64.powi(53),
+            2f64.powi(53) + 2.0,
+            1e300,
+        ] {
+            check(x);
+            check(-x);
+        }
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            check((s % 1_000_000) as f64 / 8.0);
+            let x = f64::from_bits(s);
+            if x.is_finite() {
+                check(x);
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_digits_of_u64() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..100_000u32 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            for n in [s, s >> (i % 64), u64::from(i), u64::MAX - u64::from(i)] {
+                let mut buf = [0u8; 24];
+                let mut w = Out {
+                    buf: &mut buf,
+                    pos: 0,
+                    full: false,
+                    json: true,
+                    comma: false,
+                    style: KeyStyle::Long,
+                };
+                w.decimal(n);
+                let len = w.pos;
+                assert_eq!(
+                    std::str::from_utf8(&buf[..len]).unwrap(),
+                    std::format!("{n}")
+                );
+            }
+        }
+    }
+
+    /// The 32-bit `div10` is compiled on 64-bit hosts too, to be tested here.
+    #[test]
+    fn div10_by_32_bit_parts() {
+        fn div10_32(n: u64) -> (u64, u8) {
+            let hi = (n >> 32) as u32;
+            let lo = n as u32;
+            let (q2, r) = (hi / 10, hi % 10);
+            let t = (r << 16) | (lo >> 16);
+            let (q1, r) = (t / 10, t % 10);
+            let t = (r << 16) | (lo & 0xffff);
+            let (q0, r) = (t / 10, t % 10);
+            (
+                (u64::from(q2) << 32) | (u64::from(q1) << 16) | u64::from(q0),
+                r as u8,
+            )
+        }
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            for n in [s, s >> 20, s >> 40, u64::MAX] {
+                assert_eq!(div10_32(n), (n / 10, (n % 10) as u8));
+            }
+        }
+    }
+
+    #[test]
+    fn version_check_agrees_with_report() {
+        for v in [
+            "1.0",
+            "1.12",
+            "01.0",
+            "001.99",
+            "1",
+            "2.0",
+            "1.",
+            ".1",
+            "1.0.0",
+            "a.b",
+            "1.0 ",
+            "0.1",
+            "10.0",
+            "11.0",
+            "",
+            ".",
+            "1..0",
+            "+1.0",
+            "1.-0",
+            "0001.0001",
+            "99999999999999999999999.0",
+            "18446744073709551617.0",
+            "00000000000000000000001.5",
+        ] {
+            assert_eq!(
+                is_version_1(v),
+                crate::report::is_supported_version(v),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_table_matches_keys_rs() {
+        for (i, k) in KEY_LIST.iter().enumerate() {
+            for (style, want) in [(KeyStyle::Long, k.long), (KeyStyle::Short, k.short)] {
+                let mut buf = [0u8; 64];
+                let mut w = Out {
+                    buf: &mut buf,
+                    pos: 0,
+                    full: false,
+                    json: false,
+                    comma: false,
+                    style,
+                };
+                w.skey(KEYS_BY_INDEX[i]);
+                let n = w.pos;
+                // CBOR text head (short strings) then the bytes.
+                assert_eq!(&buf[1..n], want.as_bytes());
+            }
+        }
+        assert_eq!(KEYS_BY_INDEX.len(), KEY_LIST.len());
+    }
+
+    #[test]
+    fn strings_are_escaped_in_json() {
+        let mut buf = [0u8; 64];
+        let mut w = Out {
+            buf: &mut buf,
+            pos: 0,
+            full: false,
+            json: true,
+            comma: false,
+            style: KeyStyle::Long,
+        };
+        let s = "a\"b\\c\n\u{1}\u{1f}\u{7f}é";
+        w.text(s.as_bytes());
+        let n = w.pos;
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        assert_eq!(text, "\"a\\\"b\\\\c\\u000a\\u0001\\u001f\u{7f}é\"");
+        assert_eq!(serde_json::from_str::<String>(text).unwrap(), s);
     }
 }

@@ -46,7 +46,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 // Untrusted input flows through this crate: no unwrap outside tests.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]
@@ -54,8 +57,10 @@ extern crate alloc;
 
 pub mod answer;
 pub mod encode;
+mod ipfmt;
 pub mod keys;
 pub mod report;
+mod shortest;
 pub mod topic;
 
 #[cfg(feature = "alloc")]

@@ -13,6 +13,7 @@ pub const DEFAULT_PREFIX: &str = "$aws/things/";
 pub const THING_NAME_MAX_LEN: usize = 128;
 
 const BRIDGE: &str = "/defender/metrics/";
+const BRIDGE_AFTER_SLASH: &str = "defender/metrics/";
 const ACCEPTED: &str = "/accepted";
 const REJECTED: &str = "/rejected";
 
@@ -118,15 +119,18 @@ pub fn is_valid_thing_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'))
 }
 
-/// Writes the topic for `thing` into `buf` and returns it as a `&str` borrowed from `buf`.
+/// Writes the topic for `thing` into `buf` and returns its length in bytes.
 ///
-/// The topic is not NUL-terminated; nothing is written past its length.
-pub fn build<'b>(
-    buf: &'b mut [u8],
+/// The lean form of [`build`] for devices that hand bytes to their MQTT client: it skips the
+/// UTF-8 check that turning the bytes into a `&str` costs (about 700 bytes of flash on a
+/// Cortex-M). `buf[..len]` is the topic, always ASCII. It is not NUL-terminated; nothing is
+/// written past its length.
+pub fn build_bytes(
+    buf: &mut [u8],
     prefix: &str,
     thing: &str,
     topic: Topic,
-) -> Result<&'b str, TopicError> {
+) -> Result<usize, TopicError> {
     if !is_valid_thing_name(thing) {
         return Err(TopicError::InvalidThingName);
     }
@@ -134,22 +138,37 @@ pub fn build<'b>(
     let Some(out) = buf.get_mut(..needed) else {
         return Err(TopicError::BufferTooSmall { needed });
     };
-    let mut at = 0;
-    for part in [
+    // One byte loop over all parts (lengths were summed into `needed`, so `out` fits them
+    // exactly): smaller on a microcontroller than a `copy_from_slice` per part, which links
+    // `memcpy`.
+    let parts = [
         prefix,
         thing,
         BRIDGE,
         topic.format.as_str(),
         topic.kind.suffix(),
-    ] {
-        // Lengths were summed into `needed` above, so each slice fits.
-        if let Some(dst) = out.get_mut(at..at + part.len()) {
-            dst.copy_from_slice(part.as_bytes());
-        }
-        at += part.len();
+    ];
+    let bytes = parts.iter().flat_map(|p| p.bytes());
+    for (dst, b) in out.iter_mut().zip(bytes) {
+        *dst = b;
     }
+    Ok(needed)
+}
+
+/// Writes the topic for `thing` into `buf` and returns it as a `&str` borrowed from `buf`.
+///
+/// The topic is not NUL-terminated; nothing is written past its length. See [`build_bytes`]
+/// for the form without the UTF-8 conversion.
+pub fn build<'b>(
+    buf: &'b mut [u8],
+    prefix: &str,
+    thing: &str,
+    topic: Topic,
+) -> Result<&'b str, TopicError> {
+    let n = build_bytes(buf, prefix, thing, topic)?;
+    let buf: &'b [u8] = buf;
     // Only `&str` pieces were copied in, so the bytes are UTF-8.
-    core::str::from_utf8(out).map_err(|_| TopicError::InvalidThingName)
+    core::str::from_utf8(buf.get(..n).unwrap_or_default()).map_err(|_| TopicError::InvalidThingName)
 }
 
 /// A topic matched back to what it is for and whose it is.
@@ -166,12 +185,13 @@ pub struct TopicMatch<'t> {
 /// Returns `None` for anything else, including a thing name that breaks the naming rules.
 pub fn parse<'t>(topic: &'t str, prefix: &str) -> Option<TopicMatch<'t>> {
     let rest = topic.strip_prefix(prefix)?;
-    let slash = rest.find('/')?;
-    let (thing, tail) = rest.split_at(slash);
+    // `split_once` has no panic path (`find` + `split_at` keeps a char-boundary check).
+    let (thing, tail) = rest.split_once('/')?;
     if !is_valid_thing_name(thing) {
         return None;
     }
-    let tail = tail.strip_prefix(BRIDGE)?;
+    // `split_once` consumed the bridge's leading '/'.
+    let tail = tail.strip_prefix(BRIDGE_AFTER_SLASH)?;
     let (format, kind_part) = if let Some(k) = tail.strip_prefix("json") {
         (Format::Json, k)
     } else {
@@ -221,6 +241,57 @@ mod tests {
         );
         let mut exact = [0u8; 48];
         assert!(build(&mut exact, DEFAULT_PREFIX, "dev-1", t).is_ok());
+    }
+
+    #[test]
+    fn build_bytes_writes_what_build_returns_and_nothing_more() {
+        for format in [Format::Json, Format::Cbor] {
+            for kind in [Kind::Publish, Kind::Accepted, Kind::Rejected] {
+                let t = Topic { format, kind };
+                let mut a = [0xAAu8; 80];
+                let mut b = [0xAAu8; 80];
+                let n = build_bytes(&mut a, DEFAULT_PREFIX, "dev-1", t).unwrap();
+                let s = build(&mut b, DEFAULT_PREFIX, "dev-1", t).unwrap();
+                assert_eq!(&a[..n], s.as_bytes());
+                assert!(a[n..].iter().all(|&x| x == 0xAA));
+                let mut exact = [0u8; 80];
+                assert_eq!(
+                    build_bytes(&mut exact[..n], DEFAULT_PREFIX, "dev-1", t),
+                    Ok(n)
+                );
+                assert_eq!(
+                    build_bytes(&mut exact[..n - 1], DEFAULT_PREFIX, "dev-1", t),
+                    Err(TopicError::BufferTooSmall { needed: n })
+                );
+            }
+        }
+        let t = Topic {
+            format: Format::Json,
+            kind: Kind::Publish,
+        };
+        assert_eq!(
+            build_bytes(&mut [0u8; 80], DEFAULT_PREFIX, "a/b", t),
+            Err(TopicError::InvalidThingName)
+        );
+    }
+
+    #[test]
+    fn parse_refuses_near_misses() {
+        for bad in [
+            "$aws/things/dev-1/defender/metrics/json/",
+            "$aws/things/dev-1/defender/metrics/jsonx",
+            "$aws/things/dev-1/defender/metrics/xml",
+            "$aws/things/dev-1/defender/metric/json",
+            "$aws/things/dev-1",
+            "$aws/things/dev-1/",
+            "$aws/things//defender/metrics/json",
+            "$aws/things/d\u{e9}v/defender/metrics/json",
+            "$aws/things/dev-1/defender/metrics/cbor/accepted/x",
+            "$aws/things/dev-1/defender/metrics/CBOR",
+            "$aws/thing/dev-1/defender/metrics/json",
+        ] {
+            assert!(parse(bad, DEFAULT_PREFIX).is_none(), "{bad}");
+        }
     }
 
     #[test]

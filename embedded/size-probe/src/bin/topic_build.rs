@@ -1,4 +1,4 @@
-//! `topic::build` alone, with topic, prefix and thing chosen at run time.
+//! `topic::build_bytes` alone, with topic, prefix and thing chosen at run time.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -18,7 +18,7 @@ fn main() -> ! {
             format: black_box(Format::Cbor),
             kind: black_box(Kind::Accepted),
         };
-        black_box(topic::build(&mut buf, inputs.prefix, inputs.thing, t)).ok();
+        black_box(topic::build_bytes(&mut buf, inputs.prefix, inputs.thing, t)).ok();
         black_box(&mut buf);
     }
 }
