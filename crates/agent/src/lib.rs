@@ -1,2 +1,30 @@
-//! fleetward-agent: reports Device Defender metrics from /proc (work in progress).
+//! # fleetward-agent
+//!
+//! A Linux device agent that reports AWS IoT Device Defender metrics from `/proc` over MQTT
+//! with mutual TLS, to Fleetward or AWS IoT Core. The data path, module by module:
+//!
+//! * [`collect`]: read the proc root (and getifaddrs) into an owned snapshot: listening TCP
+//!   and UDP ports, established connections, per-interface counters, custom metrics.
+//! * [`deltas`]: turn cumulative counters into deltas since the last report *sent*.
+//! * [`clock`]: strictly increasing report ids.
+//! * [`report`]: assemble and encode the report with `fleetward-proto`, capping lists.
+//! * [`mqtt`]: TLS, MQTT 3.1.1/5, backoff, answers.
+//! * [`reporter`]: the embeddable API: start, stop, events.
+//! * [`config`]: TOML, environment and flags, validated with errors that name the key.
 #![forbid(unsafe_code)]
+// Proc files, config and broker messages are untrusted: no unwrap outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod clock;
+pub mod collect;
+pub mod config;
+pub mod deltas;
+pub mod mqtt;
+pub mod report;
+pub mod reporter;
+
+pub use config::Config;
+pub use reporter::{AgentError, Event, EventHandler, Reporter, RunOptions, Sources};
