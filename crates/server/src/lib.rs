@@ -6,8 +6,16 @@
 //! publishes and the datapoints detection will see. The [`cli`] is a thin layer over it.
 #![forbid(unsafe_code)]
 // Untrusted input flows through this crate: no unwrap outside tests.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod broker;
 pub mod cli;
+pub mod http;
+pub mod identity;
 pub mod ingest;
+pub mod pki;
+pub mod server;
 pub mod store;

@@ -3,6 +3,13 @@
 //! The broker hands every report here, and `fleetward report check` calls the same function,
 //! so what a user sees when debugging a payload is exactly what the server would answer.
 
+pub mod cloud;
+mod pipeline;
+mod throttle;
+
+pub use pipeline::{IngestError, IngestStats, Pipeline, PipelineConfig, ReportSink};
+pub use throttle::{Admission, Last, admit};
+
 use fleetward_proto::Format;
 use fleetward_proto::answer::Answer;
 use fleetward_proto::decode::{DecodedReport, decode_report};

@@ -107,8 +107,11 @@ pub trait Store: Send + Sync + 'static {
     /// A certificate by id (64 hex, the SHA-256 of its DER).
     async fn get_certificate(&self, id: &str) -> StoreResult<Option<Certificate>>;
     /// A certificate by the subject and serial the TLS layer reports.
-    async fn find_certificate(&self, subject: &str, serial: &str)
-    -> StoreResult<Option<Certificate>>;
+    async fn find_certificate(
+        &self,
+        subject: &str,
+        serial: &str,
+    ) -> StoreResult<Option<Certificate>>;
     /// Certificates, newest first, a page at a time.
     async fn list_certificates(&self, page: &PageRequest) -> StoreResult<Page<Certificate>>;
     /// Sets a certificate's status; `NotFound` if absent.

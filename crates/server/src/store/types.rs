@@ -110,9 +110,13 @@ impl CertStatus {
 
     /// Parses the AWS spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [CertStatus::Active, CertStatus::Inactive, CertStatus::Revoked]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [
+            CertStatus::Active,
+            CertStatus::Inactive,
+            CertStatus::Revoked,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 

@@ -1,0 +1,175 @@
+//! The enforcement point: who a connection is, and whether it may publish or subscribe.
+//!
+//! A device is identified by its client certificate, never by its client id: the TLS layer
+//! reports the certificate's subject and serial, the registry maps that pair to the one
+//! registered certificate (the store keeps the pair unique), and the certificate's attached
+//! thing becomes the connection's thing. Decisions then come from the pure policy evaluator
+//! over the default least-privilege policy plus any policies attached to the certificate.
+
+use std::sync::Arc;
+
+use crate::identity::{self, Action, Arns, PolicyDocument, Request, Vars};
+use crate::store::{CertStatus, Store};
+
+/// Who is connected, as far as authorization is concerned.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The MQTT client id the connection sent.
+    pub client_id: String,
+    /// The thing the certificate is attached to (on the dev listener: the client id).
+    pub thing: Option<String>,
+    /// The certificate id (SHA-256 of its DER), when connected with one.
+    pub cert_id: Option<String>,
+    policies: Arc<Vec<PolicyDocument>>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// The TLS listener let through a connection without a client certificate.
+    #[error("no client certificate")]
+    NoCertificate,
+    /// The certificate chains to a trusted CA but was never registered.
+    #[error("certificate not registered")]
+    UnknownCertificate,
+    /// The certificate is registered but not ACTIVE.
+    #[error("certificate is {}", .0.as_str())]
+    NotActive(CertStatus),
+    /// The certificate is attached to no thing, or to several and the client id names none.
+    #[error("certificate is not attached to a thing the client id can select")]
+    NoThing,
+    /// Policies do not allow `iot:Connect` for this client id.
+    #[error("iot:Connect denied for client id '{0}'")]
+    ConnectDenied(String),
+    /// The registry could not be read.
+    #[error("registry unavailable: {0}")]
+    Store(String),
+}
+
+/// Decides connects, publishes and subscribes.
+pub struct Authorizer {
+    store: Arc<dyn Store>,
+    arns: Arns,
+    default_policy: Arc<Vec<PolicyDocument>>,
+}
+
+impl Authorizer {
+    /// An authorizer over `store`'s registry. `prefix` is the Defender topic prefix the default
+    /// policy grants (`$aws/things/` unless configured otherwise).
+    pub fn new(
+        store: Arc<dyn Store>,
+        arns: Arns,
+        prefix: &str,
+    ) -> Result<Self, identity::PolicyError> {
+        let default = PolicyDocument::parse(&identity::default_device_policy(prefix))?;
+        Ok(Authorizer {
+            store,
+            arns,
+            default_policy: Arc::new(vec![default]),
+        })
+    }
+
+    /// Authenticates a TLS connection by its certificate. On failure, also returns the thing
+    /// the certificate belongs to when known, so the refused attempt is still counted for it.
+    pub async fn authenticate(
+        &self,
+        client_id: &str,
+        cert: Option<(&str, &str)>,
+    ) -> Result<Principal, (AuthFailure, Option<String>)> {
+        let Some((subject, serial)) = cert else {
+            return Err((AuthFailure::NoCertificate, None));
+        };
+        let store_err = |e: crate::store::StoreError| (AuthFailure::Store(e.to_string()), None);
+        let Some(cert) = self
+            .store
+            .find_certificate(subject, serial)
+            .await
+            .map_err(store_err)?
+        else {
+            return Err((AuthFailure::UnknownCertificate, None));
+        };
+        let things = self
+            .store
+            .principal_things(&cert.id)
+            .await
+            .map_err(store_err)?;
+        // The client id selects among several attached things; one attached thing is the
+        // connection's thing whatever the client id says.
+        let thing = if things.iter().any(|t| t == client_id) {
+            Some(client_id.to_owned())
+        } else if things.len() == 1 {
+            things.into_iter().next()
+        } else {
+            None
+        };
+        if cert.status != CertStatus::Active {
+            return Err((AuthFailure::NotActive(cert.status), thing));
+        }
+        let Some(thing) = thing else {
+            return Err((AuthFailure::NoThing, None));
+        };
+        let mut policies: Vec<PolicyDocument> = self.default_policy.as_ref().clone();
+        for p in self
+            .store
+            .principal_policies(&cert.id)
+            .await
+            .map_err(store_err)?
+        {
+            match PolicyDocument::parse(&p.document) {
+                Ok(doc) => policies.push(doc),
+                // A stored policy that no longer parses grants nothing (fail closed).
+                Err(e) => {
+                    tracing::warn!(policy = %p.name, error = %e, "ignoring unparsable policy")
+                }
+            }
+        }
+        let principal = Principal {
+            client_id: client_id.to_owned(),
+            thing: Some(thing.clone()),
+            cert_id: Some(cert.id),
+            policies: Arc::new(policies),
+        };
+        if !self.allows(&principal, Action::Connect, client_id) {
+            return Err((
+                AuthFailure::ConnectDenied(client_id.to_owned()),
+                Some(thing),
+            ));
+        }
+        Ok(principal)
+    }
+
+    /// The principal of a dev-listener connection: no certificate, client id = thing name,
+    /// the default policy only.
+    pub fn dev_principal(&self, client_id: &str) -> Principal {
+        let thing =
+            fleetward_proto::topic::is_valid_thing_name(client_id).then(|| client_id.to_owned());
+        Principal {
+            client_id: client_id.to_owned(),
+            thing,
+            cert_id: None,
+            policies: self.default_policy.clone(),
+        }
+    }
+
+    /// Whether `principal` may do `action` on `target` (a client id, topic or topic filter).
+    pub fn allows(&self, principal: &Principal, action: Action, target: &str) -> bool {
+        let resource = match action {
+            Action::Connect => self.arns.client(target),
+            Action::Publish | Action::Receive => self.arns.topic(target),
+            Action::Subscribe => self.arns.topic_filter(target),
+        };
+        let vars = Vars {
+            client_id: &principal.client_id,
+            thing_name: principal.thing.as_deref(),
+        };
+        identity::evaluate(
+            &principal.policies,
+            &Request {
+                action,
+                resource: &resource,
+            },
+            &vars,
+        )
+        .is_allowed()
+    }
+}

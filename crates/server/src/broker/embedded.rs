@@ -1,0 +1,398 @@
+//! The in-process broker: rmqtt behind our hooks.
+//!
+//! rmqtt was chosen (ARCHITECTURE.md says why) because its hooks see everything the cloud-side
+//! metrics need: connect attempts with the source address and the TLS client certificate,
+//! CONNACK refusals, publish and subscribe ACL decisions, deliveries and disconnects. All of
+//! that is translated here into [`Principal`]s, [`BrokerEvent`]s and calls to the ingest
+//! pipeline; no other module sees rmqtt's types.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytestring::ByteString;
+use dashmap::DashMap;
+use fleetward_proto::answer::{self, Status};
+use fleetward_proto::topic::{self, Kind, Topic};
+use rmqtt::codec::types::{Publish as CodecPublish, QoS};
+use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
+use rmqtt::net::Builder;
+use rmqtt::server::MqttServer;
+use rmqtt::session::Session;
+use rmqtt::types::{AuthResult, From, Id, Publish, PublishAclResult, SubscribeReturn};
+
+use super::authz::{Authorizer, Principal};
+use super::{BrokerEvent, EventTx, now_ms};
+use crate::identity::Action;
+use crate::ingest::Pipeline;
+
+const TLS_LISTENER: u16 = 1;
+const DEV_LISTENER: u16 = 2;
+
+/// Where and how the embedded broker listens.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// The mutual-TLS listener.
+    pub mqtt_listen: SocketAddr,
+    /// The plain-TCP loopback listener without certificates (client id = thing), if enabled.
+    pub dev_listen: Option<SocketAddr>,
+    /// The broker's certificate chain (PEM).
+    pub server_cert: PathBuf,
+    /// The broker's private key (PEM).
+    pub server_key: PathBuf,
+    /// CA certificates device certificates must chain to (PEM bundle).
+    pub client_ca: PathBuf,
+    /// The Defender topic prefix.
+    pub prefix: String,
+    /// Largest MQTT packet accepted, in bytes (reports are at most 128 KiB).
+    pub max_packet_size: u32,
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// A listener could not bind; `flag` names the option that sets its address.
+    #[error("cannot listen on {addr} ({reason}); choose another address with {flag}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        reason: String,
+        /// The flag to change it.
+        flag: &'static str,
+    },
+    /// TLS material could not be loaded.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
+
+/// A running embedded broker.
+pub struct EmbeddedBroker {
+    /// Where the TLS listener is bound.
+    pub mqtt_addr: SocketAddr,
+    /// Where the dev listener is bound, if enabled.
+    pub dev_addr: Option<SocketAddr>,
+    scx: ServerContext,
+}
+
+impl EmbeddedBroker {
+    /// Binds the listeners, registers the hooks and starts serving.
+    pub async fn start(
+        cfg: EmbeddedConfig,
+        authz: Arc<Authorizer>,
+        pipeline: Pipeline,
+        events: EventTx,
+    ) -> Result<EmbeddedBroker, BrokerError> {
+        let scx = ServerContext::new().build().await;
+        let hooks = Arc::new(Hooks {
+            authz,
+            pipeline,
+            events,
+            principals: DashMap::new(),
+            prefix: cfg.prefix.clone(),
+            scx: scx.clone(),
+        });
+        let register = scx.extends.hook_mgr().register();
+        for typ in [
+            Type::ClientAuthenticate,
+            Type::ClientSubscribeCheckAcl,
+            Type::MessagePublishCheckAcl,
+            Type::MessagePublish,
+            Type::MessageDelivered,
+            Type::ClientDisconnected,
+        ] {
+            register
+                .add(typ, Box::new(HookHandler(hooks.clone())))
+                .await;
+        }
+        register.start().await;
+
+        let tls = base(&cfg, "fleetward/mqtts", cfg.mqtt_listen)
+            .tls_cross_certificate(true)
+            .tls_cert(Some(cfg.server_cert.to_string_lossy()))
+            .tls_key(Some(cfg.server_key.to_string_lossy()))
+            .tls_client_ca_certs(Some(cfg.client_ca.to_string_lossy()))
+            .collect_cert_info(true)
+            .bind()
+            .map_err(|e| bind_error(cfg.mqtt_listen, &e, "--mqtt-listen"))?;
+        let mqtt_addr = tls.local_addr().unwrap_or(cfg.mqtt_listen);
+        let tls = tls.tls().map_err(|e| BrokerError::Tls(e.to_string()))?;
+        let mut server = MqttServer::new(scx.clone()).listener_by_id(tls, TLS_LISTENER);
+
+        let mut dev_addr = None;
+        if let Some(addr) = cfg.dev_listen {
+            let dev = base(&cfg, "fleetward/dev", addr)
+                .bind()
+                .map_err(|e| bind_error(addr, &e, "--dev-listener"))?;
+            dev_addr = Some(dev.local_addr().unwrap_or(addr));
+            let dev = dev
+                .tcp()
+                .map_err(|e| bind_error(addr, &e, "--dev-listener"))?;
+            server = server.listener_by_id(dev, DEV_LISTENER);
+        }
+        server.build().start();
+        Ok(EmbeddedBroker {
+            mqtt_addr,
+            dev_addr,
+            scx,
+        })
+    }
+
+    /// Publishes `payload` on `topic` at QoS 1 to whoever subscribes (alerts, tests).
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) {
+        publish(&self.scx, topic, payload).await;
+    }
+}
+
+fn base(cfg: &EmbeddedConfig, name: &str, addr: SocketAddr) -> Builder {
+    Builder::new()
+        .name(name)
+        .laddr(addr)
+        .allow_anonymous(false)
+        .max_packet_size(cfg.max_packet_size)
+        .max_connections(1_000_000)
+        .max_handshaking_limit(4096)
+}
+
+fn bind_error(addr: SocketAddr, e: &impl std::fmt::Display, flag: &'static str) -> BrokerError {
+    BrokerError::Bind {
+        addr,
+        reason: e.to_string(),
+        flag,
+    }
+}
+
+async fn publish(scx: &ServerContext, topic: &str, payload: Vec<u8>) {
+    let p = CodecPublish {
+        dup: false,
+        retain: false,
+        qos: QoS::AtLeastOnce,
+        topic: ByteString::from(topic),
+        packet_id: None,
+        payload: payload.into(),
+        properties: None,
+    };
+    let mut p = Publish::from(p);
+    p.create_time = Some(now_ms());
+    let from = From::from_system(Id::from(
+        scx.node.id(),
+        ByteString::from_static("fleetward"),
+    ));
+    if let Err((_, failed)) = scx.extends.shared().await.forwards(None, from, p).await {
+        tracing::warn!(
+            topic,
+            failed = failed.len(),
+            "answer not delivered to every subscriber"
+        );
+    }
+}
+
+struct Hooks {
+    authz: Arc<Authorizer>,
+    pipeline: Pipeline,
+    events: EventTx,
+    /// Connected principals by client id, with the connection's creation time so a stale
+    /// disconnect does not remove a newer connection's entry.
+    principals: DashMap<String, (i64, Principal)>,
+    prefix: String,
+    scx: ServerContext,
+}
+
+struct HookHandler(Arc<Hooks>);
+
+#[async_trait]
+impl Handler for HookHandler {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        let h = &self.0;
+        match param {
+            Parameter::ClientAuthenticate(ci) => {
+                let id = ci.id();
+                let allowed = h
+                    .authenticate(
+                        id,
+                        ci.cert()
+                            .map(|c| (c.subject.as_str(), c.serial.as_deref().unwrap_or(""))),
+                    )
+                    .await;
+                let result = if allowed {
+                    AuthResult::Allow(false, None)
+                } else {
+                    AuthResult::NotAuthorized
+                };
+                (false, Some(HookResult::AuthResult(result)))
+            }
+            Parameter::MessagePublishCheckAcl(s, p) => {
+                if h.may(s, Action::Publish, &p.inner.topic) {
+                    (true, acc)
+                } else {
+                    let r = PublishAclResult::rejected(
+                        false,
+                        Some(ByteString::from_static("not authorized")),
+                    );
+                    (false, Some(HookResult::PublishAclResult(r)))
+                }
+            }
+            Parameter::ClientSubscribeCheckAcl(s, sub) => {
+                if h.may(s, Action::Subscribe, &sub.topic_filter) {
+                    (true, acc)
+                } else {
+                    let r = SubscribeReturn::new_failure(SubscribeAckReason::NotAuthorized);
+                    (false, Some(HookResult::SubscribeAclResult(r)))
+                }
+            }
+            Parameter::MessagePublish(Some(s), _, p) => {
+                h.on_publish(s, p).await;
+                (true, acc)
+            }
+            Parameter::MessageDelivered(s, _, p) => {
+                if let Some(thing) = h.thing_of(s) {
+                    h.events.emit(BrokerEvent::MessageToDevice {
+                        thing,
+                        topic: p.inner.topic.to_string(),
+                        size: p.inner.payload.len(),
+                        at: now_ms(),
+                    });
+                }
+                (true, acc)
+            }
+            Parameter::ClientDisconnected(s, _) => {
+                let created = s.id.create_time;
+                if let Some((_, (_, p))) = h
+                    .principals
+                    .remove_if(&*s.id.client_id, |_, (t, _)| *t == created)
+                {
+                    if let Some(thing) = p.thing {
+                        h.events.emit(BrokerEvent::Disconnect {
+                            thing,
+                            at: now_ms(),
+                        });
+                    }
+                }
+                (true, acc)
+            }
+            _ => (true, acc),
+        }
+    }
+}
+
+impl Hooks {
+    async fn authenticate(&self, id: &Id, cert: Option<(&str, &str)>) -> bool {
+        let client_id = id.client_id.to_string();
+        let ip = id.remote_addr.map(|a| a.ip());
+        let result = if id.lid == DEV_LISTENER {
+            let p = self.authz.dev_principal(&client_id);
+            if p.thing.is_some() {
+                Ok(p)
+            } else {
+                Err((super::authz::AuthFailure::NoThing, None))
+            }
+        } else {
+            self.authz.authenticate(&client_id, cert).await
+        };
+        let at = now_ms();
+        match result {
+            Ok(p) => {
+                self.events.emit(BrokerEvent::Connect {
+                    thing: p.thing.clone(),
+                    ip,
+                    success: true,
+                    at,
+                });
+                self.principals.insert(client_id, (id.create_time, p));
+                true
+            }
+            Err((why, thing)) => {
+                tracing::info!(client_id, ?ip, %why, "connection refused");
+                self.events.emit(BrokerEvent::Connect {
+                    thing,
+                    ip,
+                    success: false,
+                    at,
+                });
+                false
+            }
+        }
+    }
+
+    fn principal(&self, s: &Session) -> Option<Principal> {
+        self.principals
+            .get(&*s.id.client_id)
+            .map(|e| e.value().1.clone())
+    }
+
+    fn thing_of(&self, s: &Session) -> Option<String> {
+        self.principals
+            .get(&*s.id.client_id)
+            .and_then(|e| e.value().1.thing.clone())
+    }
+
+    /// Decides and, on denial, counts an authorization failure.
+    fn may(&self, s: &Session, action: Action, target: &str) -> bool {
+        let Some(p) = self.principal(s) else {
+            return false;
+        };
+        let ok = self.authz.allows(&p, action, target);
+        if !ok {
+            if let Some(thing) = p.thing {
+                self.events.emit(BrokerEvent::AuthorizationFailure {
+                    thing,
+                    topic: target.to_owned(),
+                    at: now_ms(),
+                });
+            }
+        }
+        ok
+    }
+
+    /// rmqtt runs this before the publish ACL, so ingest only what the policy allows; the
+    /// ACL hook then refuses (and counts) the rest.
+    async fn on_publish(&self, s: &Session, p: &Publish) {
+        let Some(principal) = self.principal(s) else {
+            return;
+        };
+        let topic: &str = &p.inner.topic;
+        if !self.authz.allows(&principal, Action::Publish, topic) {
+            return;
+        }
+        let at = now_ms();
+        if let Some(thing) = principal.thing {
+            self.events.emit(BrokerEvent::MessageFromDevice {
+                thing,
+                topic: topic.to_owned(),
+                size: p.inner.payload.len(),
+                at,
+            });
+        }
+        let Some(m) = topic::parse(topic, &self.prefix) else {
+            return;
+        };
+        if m.topic.kind != Kind::Publish {
+            return;
+        }
+        match self
+            .pipeline
+            .ingest(m.thing, m.topic.format, &p.inner.payload, at)
+            .await
+        {
+            Ok(ans) => {
+                let kind = if ans.status == Status::Accepted {
+                    Kind::Accepted
+                } else {
+                    Kind::Rejected
+                };
+                let mut buf = [0u8; 256];
+                let t = Topic {
+                    format: m.topic.format,
+                    kind,
+                };
+                if let Ok(reply) = topic::build(&mut buf, &self.prefix, m.thing, t) {
+                    publish(&self.scx, reply, answer::to_vec(&ans, m.topic.format)).await;
+                }
+            }
+            Err(e) => tracing::error!(thing = m.thing, error = %e, "report not answered"),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Broker: where reports enter. Two implementations behind one small surface:
+//!
+//! - [`embedded`]: an in-process MQTT 3.1.1/5 broker (rmqtt) with a mutual-TLS listener. It
+//!   identifies devices by their certificate, enforces policies, and reports what it sees of
+//!   each device as [`BrokerEvent`]s (the cloud-side metrics).
+//! - [`external`]: Fleetward as a client of an existing broker through a shared subscription;
+//!   that broker's ACLs are in charge and no cloud-side metrics exist.
+//!
+//! Both hand every report topic's payload to the ingest [`crate::ingest::Pipeline`] and
+//! publish its answer. Nothing outside this module names rmqtt or rumqttc, so either can be
+//! replaced without touching ingest, store or detection.
+
+pub mod authz;
+pub mod embedded;
+pub mod external;
+
+use std::net::IpAddr;
+
+use tokio::sync::mpsc;
+
+/// Something the broker observed about a device; each feeds one or more cloud-side metrics.
+/// `at` is epoch milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerEvent {
+    /// A connection attempt (`aws:num-connection-attempts`, and on success
+    /// `aws:source-ip-address` and the end of a `aws:disconnect-duration`).
+    Connect {
+        /// The thing, when the credentials identified one (also for refused attempts).
+        thing: Option<String>,
+        /// The source address.
+        ip: Option<IpAddr>,
+        /// Whether the connection was accepted.
+        success: bool,
+        /// When.
+        at: i64,
+    },
+    /// A connection ended (`aws:num-disconnects`, start of `aws:disconnect-duration`).
+    Disconnect {
+        /// The thing.
+        thing: String,
+        /// When.
+        at: i64,
+    },
+    /// A publish or subscribe the policy refused (`aws:num-authorization-failures`).
+    AuthorizationFailure {
+        /// The thing.
+        thing: String,
+        /// The topic or filter refused.
+        topic: String,
+        /// When.
+        at: i64,
+    },
+    /// A message the device published (`aws:num-messages-sent`, `aws:message-byte-size`).
+    MessageFromDevice {
+        /// The thing.
+        thing: String,
+        /// The topic.
+        topic: String,
+        /// Payload bytes.
+        size: usize,
+        /// When.
+        at: i64,
+    },
+    /// A message delivered to the device (`aws:num-messages-received`).
+    MessageToDevice {
+        /// The thing.
+        thing: String,
+        /// The topic.
+        topic: String,
+        /// Payload bytes.
+        size: usize,
+        /// When.
+        at: i64,
+    },
+}
+
+/// Where the broker sends events. Emitting never blocks the broker: when the consumer falls
+/// behind, events are dropped and counted (metrics must not slow MQTT down).
+#[derive(Clone)]
+pub struct EventTx {
+    tx: mpsc::Sender<BrokerEvent>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl EventTx {
+    /// A sender with room for `capacity` events, and its receiver.
+    pub fn channel(capacity: usize) -> (EventTx, mpsc::Receiver<BrokerEvent>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let dropped = std::sync::Arc::default();
+        (EventTx { tx, dropped }, rx)
+    }
+
+    /// Sends `event`, or counts it as dropped.
+    pub fn emit(&self, event: BrokerEvent) {
+        if self.tx.try_send(event).is_err() {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Events dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(crate::ingest::now_ms()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,275 @@
+//! Cloud-side metrics: broker events folded into AWS's metrics, per thing.
+//!
+//! Counts are aggregated per 5-minute window and emitted when the window closes, stamped with
+//! its start; per-message sizes and source IPs are emitted as they happen. Each datapoint keeps
+//! the topic it relates to where AWS allows a topic-filter dimension, so a count is kept per
+//! (thing, metric, topic). The aggregator is pure: the runner feeds it events and ticks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetward_proto::decode::{AwsMetric, MetricValue};
+use tokio::sync::mpsc;
+
+use crate::broker::BrokerEvent;
+use crate::store::{CloudDatapoint, Store};
+
+/// AWS aggregates cloud-side counts over 5 minutes.
+pub const WINDOW_MS: i64 = 300_000;
+
+/// Folds events into datapoints.
+#[derive(Debug, Default)]
+pub struct CloudMetrics {
+    window_start: Option<i64>,
+    counts: HashMap<(String, AwsMetric, Option<String>), u64>,
+    disconnected_at: HashMap<String, i64>,
+    ready: Vec<CloudDatapoint>,
+}
+
+fn window_of(at: i64) -> i64 {
+    at - at.rem_euclid(WINDOW_MS)
+}
+
+impl CloudMetrics {
+    /// Records one event. Events must arrive in time order per thing (the broker's order).
+    pub fn record(&mut self, event: &BrokerEvent) {
+        let at = match event {
+            BrokerEvent::Connect { at, .. }
+            | BrokerEvent::Disconnect { at, .. }
+            | BrokerEvent::AuthorizationFailure { at, .. }
+            | BrokerEvent::MessageFromDevice { at, .. }
+            | BrokerEvent::MessageToDevice { at, .. } => *at,
+        };
+        self.roll(at);
+        match event {
+            BrokerEvent::Connect { thing: None, .. } => {}
+            BrokerEvent::Connect {
+                thing: Some(thing),
+                ip,
+                success,
+                at,
+            } => {
+                self.count(thing, AwsMetric::NumConnectionAttempts, None);
+                if *success {
+                    if let Some(ip) = ip {
+                        self.point(
+                            thing,
+                            AwsMetric::SourceIpAddress,
+                            *at,
+                            MetricValue::Cidrs(vec![*ip]),
+                            None,
+                        );
+                    }
+                    if let Some(since) = self.disconnected_at.remove(thing) {
+                        let minutes = u64::try_from((at - since).max(0) / 60_000).unwrap_or(0);
+                        self.point(
+                            thing,
+                            AwsMetric::DisconnectDuration,
+                            *at,
+                            MetricValue::Count(minutes),
+                            None,
+                        );
+                    }
+                }
+            }
+            BrokerEvent::Disconnect { thing, at } => {
+                self.count(thing, AwsMetric::NumDisconnects, None);
+                self.disconnected_at.insert(thing.clone(), *at);
+            }
+            BrokerEvent::AuthorizationFailure { thing, topic, .. } => {
+                self.count(thing, AwsMetric::NumAuthorizationFailures, Some(topic));
+            }
+            BrokerEvent::MessageFromDevice {
+                thing,
+                topic,
+                size,
+                at,
+            } => {
+                self.count(thing, AwsMetric::NumMessagesSent, Some(topic));
+                let size = u64::try_from(*size).unwrap_or(u64::MAX);
+                self.point(
+                    thing,
+                    AwsMetric::MessageByteSize,
+                    *at,
+                    MetricValue::Count(size),
+                    Some(topic),
+                );
+            }
+            BrokerEvent::MessageToDevice { thing, topic, .. } => {
+                self.count(thing, AwsMetric::NumMessagesReceived, Some(topic));
+            }
+        }
+    }
+
+    /// Closes the current window if `now` is past it, turning its counts into datapoints.
+    pub fn roll(&mut self, now: i64) {
+        let current = window_of(now);
+        match self.window_start {
+            Some(start) if start < current => {
+                for ((thing, metric, topic), n) in self.counts.drain() {
+                    self.ready.push(CloudDatapoint {
+                        thing,
+                        metric,
+                        timestamp: start,
+                        value: MetricValue::Count(n),
+                        topic,
+                    });
+                }
+                self.window_start = Some(current);
+            }
+            Some(_) => {}
+            None => self.window_start = Some(current),
+        }
+    }
+
+    /// Takes the datapoints ready to store.
+    pub fn take(&mut self) -> Vec<CloudDatapoint> {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn count(&mut self, thing: &str, metric: AwsMetric, topic: Option<&String>) {
+        *self
+            .counts
+            .entry((thing.to_owned(), metric, topic.cloned()))
+            .or_default() += 1;
+    }
+
+    fn point(
+        &mut self,
+        thing: &str,
+        metric: AwsMetric,
+        at: i64,
+        value: MetricValue,
+        topic: Option<&String>,
+    ) {
+        self.ready.push(CloudDatapoint {
+            thing: thing.to_owned(),
+            metric,
+            timestamp: at,
+            value,
+            topic: topic.cloned(),
+        });
+    }
+}
+
+/// Runs the aggregator: folds events as they come and stores datapoints every `flush`.
+pub async fn run(mut events: mpsc::Receiver<BrokerEvent>, store: Arc<dyn Store>, flush: Duration) {
+    let mut agg = CloudMetrics::default();
+    let mut tick = tokio::time::interval(flush);
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => agg.record(&ev),
+                None => break,
+            },
+            _ = tick.tick() => agg.roll(crate::broker::now_ms()),
+        }
+        let ready = agg.take();
+        if !ready.is_empty() {
+            if let Err(e) = store.insert_cloud_datapoints(&ready).await {
+                tracing::error!(error = %e, n = ready.len(), "storing cloud-side datapoints failed");
+            }
+        }
+    }
+    let ready = agg.take();
+    if !ready.is_empty() {
+        let _ = store.insert_cloud_datapoints(&ready).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev_connect(thing: &str, success: bool, at: i64) -> BrokerEvent {
+        BrokerEvent::Connect {
+            thing: Some(thing.into()),
+            ip: Some("10.0.0.9".parse().unwrap()),
+            success,
+            at,
+        }
+    }
+
+    fn find(points: &[CloudDatapoint], metric: AwsMetric) -> Vec<&CloudDatapoint> {
+        points.iter().filter(|p| p.metric == metric).collect()
+    }
+
+    #[test]
+    fn scripted_sequence_gives_aws_metrics() {
+        let t0 = 1_700_000_100_000; // inside a window
+        let w0 = window_of(t0);
+        let mut m = CloudMetrics::default();
+        m.record(&ev_connect("a", false, t0)); // refused attempt
+        m.record(&ev_connect("a", true, t0 + 1));
+        let topic = "$aws/things/b/defender/metrics/json".to_string();
+        for i in 0..3 {
+            m.record(&BrokerEvent::AuthorizationFailure {
+                thing: "a".into(),
+                topic: topic.clone(),
+                at: t0 + 2 + i,
+            });
+        }
+        m.record(&BrokerEvent::MessageFromDevice {
+            thing: "a".into(),
+            topic: topic.clone(),
+            size: 321,
+            at: t0 + 10,
+        });
+        m.record(&BrokerEvent::Disconnect {
+            thing: "a".into(),
+            at: t0 + 20,
+        });
+        // Reconnect 3 minutes later, in the next window: closes the first.
+        let t1 = t0 + 20 + 180_000 + WINDOW_MS;
+        m.record(&ev_connect("a", true, t1));
+        let points = m.take();
+
+        let attempts = find(&points, AwsMetric::NumConnectionAttempts);
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(
+            (attempts[0].timestamp, &attempts[0].value),
+            (w0, &MetricValue::Count(2))
+        );
+        let fails = find(&points, AwsMetric::NumAuthorizationFailures);
+        assert_eq!(fails[0].value, MetricValue::Count(3));
+        assert_eq!(fails[0].topic.as_deref(), Some(topic.as_str()));
+        assert_eq!(
+            find(&points, AwsMetric::NumDisconnects)[0].value,
+            MetricValue::Count(1)
+        );
+        assert_eq!(
+            find(&points, AwsMetric::NumMessagesSent)[0].value,
+            MetricValue::Count(1)
+        );
+        let size = find(&points, AwsMetric::MessageByteSize);
+        assert_eq!(
+            (size[0].timestamp, &size[0].value),
+            (t0 + 10, &MetricValue::Count(321))
+        );
+        assert_eq!(find(&points, AwsMetric::SourceIpAddress).len(), 2);
+        let dur = find(&points, AwsMetric::DisconnectDuration);
+        assert_eq!(dur.len(), 1);
+        assert_eq!(dur[0].value, MetricValue::Count(8)); // 3 min + one 5-min window
+        // The second window's attempt is still open.
+        m.roll(t1 + WINDOW_MS);
+        let later = m.take();
+        assert_eq!(
+            find(&later, AwsMetric::NumConnectionAttempts)[0].timestamp,
+            window_of(t1)
+        );
+    }
+
+    #[test]
+    fn unidentified_attempts_are_not_attributed() {
+        let mut m = CloudMetrics::default();
+        m.record(&BrokerEvent::Connect {
+            thing: None,
+            ip: None,
+            success: false,
+            at: 0,
+        });
+        m.roll(WINDOW_MS);
+        assert!(m.take().is_empty());
+    }
+}

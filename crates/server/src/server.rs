@@ -1,0 +1,288 @@
+//! `fleetward serve`: wires broker → ingest → store (and the HTTP listener) together.
+//!
+//! Everything a deployment needs lives in one data directory: the SQLite database, the CA, and
+//! the broker's own certificate. Nothing else on the machine is required.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::broker::EventTx;
+use crate::broker::authz::Authorizer;
+use crate::broker::embedded::{EmbeddedBroker, EmbeddedConfig};
+use crate::broker::external::{ExternalBroker, ExternalConfig};
+use crate::identity::Arns;
+use crate::ingest::{Pipeline, PipelineConfig, cloud};
+use crate::pki::{Ca, CertFacts};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{CaCertificate, CertStatus, Store};
+
+/// Default TLS MQTT address: the IANA MQTT-over-TLS port, on every interface (devices connect
+/// from the network).
+pub const DEFAULT_MQTT_LISTEN: &str = "0.0.0.0:8883";
+/// Default HTTP address: loopback only (an operator surface).
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8780";
+/// Default dev listener address (1883 is usually another broker's).
+pub const DEFAULT_DEV_LISTEN: &str = "127.0.0.1:1884";
+
+/// Everything `serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where the database, the CA and the broker certificate live.
+    pub data_dir: PathBuf,
+    /// The embedded broker's mutual-TLS listener.
+    pub mqtt_listen: SocketAddr,
+    /// The HTTP listener.
+    pub http_listen: SocketAddr,
+    /// The plain-TCP loopback dev listener, when enabled.
+    pub dev_listen: Option<SocketAddr>,
+    /// Be a client of an existing broker instead of running one.
+    pub external: Option<ExternalConfig>,
+    /// Minimum time between accepted reports of one thing.
+    pub min_report_interval: Duration,
+    /// How long reports and datapoints are kept.
+    pub retention: Duration,
+    /// The Defender topic prefix.
+    pub prefix: String,
+    /// ARN region segment.
+    pub region: String,
+    /// ARN account segment.
+    pub account: String,
+}
+
+impl ServeConfig {
+    /// The defaults, rooted at `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServeConfig {
+            data_dir: data_dir.into(),
+            mqtt_listen: parse_addr(DEFAULT_MQTT_LISTEN),
+            http_listen: parse_addr(DEFAULT_HTTP_LISTEN),
+            dev_listen: None,
+            external: None,
+            min_report_interval: Duration::from_secs(300),
+            retention: Duration::from_secs(14 * 24 * 3600),
+            prefix: fleetward_proto::topic::DEFAULT_PREFIX.to_owned(),
+            region: "us-east-1".to_owned(),
+            account: "000000000000".to_owned(),
+        }
+    }
+}
+
+fn parse_addr(s: &str) -> SocketAddr {
+    s.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// Why the server could not start; each names what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory or a file in it could not be used.
+    #[error("data directory {path}: {reason} (set --data-dir)")]
+    DataDir {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The CA or broker certificate could not be made or loaded.
+    #[error("certificates: {0}")]
+    Pki(#[from] crate::pki::PkiError),
+    /// The broker could not start.
+    #[error("{0}")]
+    Broker(#[from] crate::broker::embedded::BrokerError),
+    /// External-broker mode could not start.
+    #[error("{0}")]
+    External(#[from] crate::broker::external::ExternalError),
+    /// The HTTP listener could not bind.
+    #[error("cannot listen on {addr} ({reason}); choose another address with --http-listen")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        reason: String,
+    },
+    /// The built-in policy did not parse (a bug).
+    #[error("policy: {0}")]
+    Policy(#[from] crate::identity::PolicyError),
+}
+
+/// A started server.
+pub struct RunningServer {
+    /// The embedded broker's TLS address (embedded mode).
+    pub mqtt_addr: Option<SocketAddr>,
+    /// The dev listener's address, when enabled.
+    pub dev_addr: Option<SocketAddr>,
+    /// The HTTP address.
+    pub http_addr: SocketAddr,
+    /// The CA certificate devices and clients trust.
+    pub ca_path: PathBuf,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The ingest pipeline.
+    pub pipeline: Pipeline,
+    /// The embedded broker, when running one.
+    pub broker: Option<EmbeddedBroker>,
+    /// The external-broker client, in that mode.
+    pub external: Option<ExternalBroker>,
+}
+
+/// Opens (creating if needed) the data directory's store and CA. Used by `serve` and by the
+/// provisioning commands, which work on the same directory.
+pub async fn open_data_dir(data_dir: &Path) -> Result<(Arc<SqliteStore>, Ca, bool), ServeError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| ServeError::DataDir {
+        path: data_dir.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let store = Arc::new(SqliteStore::open(&data_dir.join("fleetward.db")).await?);
+    let (ca, created) = Ca::load_or_create(&data_dir.join("ca"))?;
+    let facts = ca.facts();
+    if !store.list_cas().await?.iter().any(|c| c.id == facts.id) {
+        store
+            .insert_ca(&CaCertificate {
+                id: facts.id.clone(),
+                pem: ca.pem().to_owned(),
+                status: CertStatus::Active,
+                created_at: crate::broker::now_ms(),
+            })
+            .await?;
+    }
+    Ok((store, ca, created))
+}
+
+/// Starts everything and returns once all listeners are bound.
+pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
+    let (store, ca, _) = open_data_dir(&cfg.data_dir).await?;
+    let store: Arc<dyn Store> = store;
+    let pipeline = Pipeline::start(
+        store.clone(),
+        PipelineConfig {
+            min_interval: cfg.min_report_interval,
+            ..PipelineConfig::default()
+        },
+        Vec::new(),
+    )
+    .await?;
+    crate::store::retention::spawn_retention(
+        store.clone(),
+        cfg.retention,
+        crate::store::retention::DEFAULT_PRUNE_EVERY,
+    );
+
+    let (mut broker, mut external, mut events_tx) = (None, None, None);
+    if let Some(ext) = cfg.external.clone() {
+        external = Some(ExternalBroker::start(ext, cfg.prefix.clone(), pipeline.clone()).await?);
+    } else {
+        let tls = broker_tls(&cfg.data_dir, &ca, store.as_ref()).await?;
+        let (events, rx) = EventTx::channel(65_536);
+        tokio::spawn(cloud::run(rx, store.clone(), Duration::from_secs(1)));
+        let authz = Arc::new(Authorizer::new(
+            store.clone(),
+            Arns::new(cfg.region.clone(), cfg.account.clone()),
+            &cfg.prefix,
+        )?);
+        let embedded = EmbeddedBroker::start(
+            EmbeddedConfig {
+                mqtt_listen: cfg.mqtt_listen,
+                dev_listen: cfg.dev_listen,
+                server_cert: tls.0,
+                server_key: tls.1,
+                client_ca: tls.2,
+                prefix: cfg.prefix.clone(),
+                max_packet_size: 256 * 1024,
+            },
+            authz,
+            pipeline.clone(),
+            events.clone(),
+        )
+        .await?;
+        events_tx = Some(events);
+        broker = Some(embedded);
+    }
+
+    let http_addr = crate::http::serve(
+        cfg.http_listen,
+        crate::http::HttpState {
+            store: store.clone(),
+            ingest: pipeline.stats(),
+            events: events_tx,
+        },
+    )
+    .await
+    .map_err(|e| ServeError::Http {
+        addr: cfg.http_listen,
+        reason: e.to_string(),
+    })?;
+
+    Ok(RunningServer {
+        mqtt_addr: broker.as_ref().map(|b| b.mqtt_addr),
+        dev_addr: broker.as_ref().and_then(|b| b.dev_addr),
+        http_addr,
+        ca_path: ca.cert_path().to_owned(),
+        store,
+        pipeline,
+        broker,
+        external,
+    })
+}
+
+/// Writes the broker's certificate, key and client-CA bundle into `<data>/broker/`, reusing a
+/// certificate that is still valid for 30 days. The bundle holds every ACTIVE registered CA, so
+/// devices of a registered CA can connect (a CA registered while running takes effect at the
+/// next start).
+async fn broker_tls(
+    data_dir: &Path,
+    ca: &Ca,
+    store: &dyn Store,
+) -> Result<(PathBuf, PathBuf, PathBuf), ServeError> {
+    let dir = data_dir.join("broker");
+    let io = |path: &Path, e: std::io::Error| ServeError::DataDir {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let (cert, key, bundle) = (
+        dir.join("server.pem"),
+        dir.join("server.key"),
+        dir.join("client-ca.pem"),
+    );
+    let fresh = std::fs::read_to_string(&cert)
+        .ok()
+        .and_then(|pem| CertFacts::from_pem(&pem).ok())
+        .is_some_and(|f| {
+            f.not_after > crate::broker::now_ms() + 30 * 24 * 3600 * 1000 && key.exists()
+        });
+    if !fresh {
+        let issued = ca.issue_server(&[])?;
+        write_private(&key, issued.key_pem.as_bytes()).map_err(|e| io(&key, e))?;
+        std::fs::write(&cert, format!("{}{}", issued.cert_pem, ca.pem()))
+            .map_err(|e| io(&cert, e))?;
+    }
+    let mut pems = String::new();
+    for c in store.list_cas().await? {
+        if c.status == CertStatus::Active {
+            pems.push_str(&c.pem);
+            if !c.pem.ends_with('\n') {
+                pems.push('\n');
+            }
+        }
+    }
+    std::fs::write(&bundle, pems).map_err(|e| io(&bundle, e))?;
+    Ok((cert, key, bundle))
+}
+
+/// Writes a secret file readable by its owner only, from the moment it exists.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
