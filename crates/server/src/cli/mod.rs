@@ -1,6 +1,8 @@
 //! The `fleetward` command line: argument parsing and dispatch to one module per command.
 
+mod registry;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -16,9 +18,41 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the server: embedded MQTT broker (or a client of an external one), ingestion,
+    /// storage and the HTTP listener.
+    Serve(serve::ServeArgs),
     /// Work with device metric reports.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Device certificates: create, register, update, list.
+    Certs {
+        #[command(flatten)]
+        dir: registry::DataDir,
+        #[command(subcommand)]
+        cmd: registry::CertsCommand,
+    },
+    /// Things: create, list, delete.
+    Things {
+        #[command(flatten)]
+        dir: registry::DataDir,
+        #[command(subcommand)]
+        cmd: registry::ThingsCommand,
+    },
+    /// Thing groups (nested): create, add-thing, list.
+    Groups {
+        #[command(flatten)]
+        dir: registry::DataDir,
+        #[command(subcommand)]
+        cmd: registry::GroupsCommand,
+    },
+}
+
+/// Prints `text` and a newline to stdout, ignoring a closed pipe (`fleetward … | head` must not
+/// panic).
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
 }
 
 /// Exit status for a command that could not run (bad arguments, unreadable file).
@@ -27,7 +61,30 @@ pub const EXIT_USAGE: u8 = 2;
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Report(cmd) => report::run(cmd),
+    if let Command::Report(cmd) = cli.command {
+        return report::run(cmd);
     }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fleetward: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Certs { dir, cmd } => registry::certs(dir, cmd).await,
+            Command::Things { dir, cmd } => registry::things(dir, cmd).await,
+            Command::Groups { dir, cmd } => registry::groups(dir, cmd).await,
+            Command::Report(cmd) => report::run(cmd),
+        }
+    })
 }

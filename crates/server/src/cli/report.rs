@@ -74,7 +74,7 @@ fn check(file: &std::path::Path, format: Option<FormatArg>, thing: &str) -> Exit
         out["datapoints"] = Value::Object(datapoints);
     }
     // Serializing a Value we just built cannot fail.
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    super::out(&serde_json::to_string_pretty(&out).unwrap_or_default());
     if outcome.report.is_some() {
         ExitCode::SUCCESS
     } else {

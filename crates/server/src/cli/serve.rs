@@ -1,0 +1,126 @@
+//! `fleetward serve`: run the server until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::broker::external::ExternalConfig;
+use crate::server::{self, DEFAULT_DEV_LISTEN, DEFAULT_HTTP_LISTEN, DEFAULT_MQTT_LISTEN, ServeConfig};
+
+#[derive(Debug, Args)]
+pub(super) struct ServeArgs {
+    /// Where the database, the CA and the broker certificate live.
+    #[arg(long, env = "FLEETWARD_DATA_DIR", default_value = "./fleetward-data")]
+    data_dir: PathBuf,
+    /// The embedded broker's mutual-TLS MQTT listener.
+    #[arg(long, default_value = DEFAULT_MQTT_LISTEN)]
+    mqtt_listen: SocketAddr,
+    /// The HTTP listener (/healthz, /metrics).
+    #[arg(long, default_value = DEFAULT_HTTP_LISTEN)]
+    http_listen: SocketAddr,
+    /// Also listen on plain TCP without certificates (client id = thing name). For local
+    /// development only; loopback by default.
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_DEV_LISTEN, value_name = "ADDR")]
+    dev_listener: Option<SocketAddr>,
+    /// Use an existing broker instead of the embedded one: mqtt://host:port or mqtts://host:port.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// CA certificate (PEM) to verify an mqtts:// broker.
+    #[arg(long, requires = "broker")]
+    broker_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for an mqtts:// broker that requires one.
+    #[arg(long, requires_all = ["broker", "broker_key"])]
+    broker_cert: Option<PathBuf>,
+    /// Client key (PEM) for --broker-cert.
+    #[arg(long, requires = "broker_cert")]
+    broker_key: Option<PathBuf>,
+    /// MQTT client id on the external broker (unique per instance).
+    #[arg(long, default_value = "fleetward-1", requires = "broker")]
+    broker_client_id: String,
+    /// Shared-subscription group the instances split reports in.
+    #[arg(long, default_value = "fleetward", requires = "broker")]
+    broker_group: String,
+    /// Minimum seconds between accepted reports of one thing (AWS: 300). 0 disables throttling
+    /// (demos and benchmarks).
+    #[arg(long, default_value_t = 300)]
+    min_report_interval: u64,
+    /// Days of reports and datapoints to keep.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    retention_days: u64,
+    /// Topic prefix devices publish under (when a broker reserves `$` topics).
+    #[arg(long, default_value = fleetward_proto::topic::DEFAULT_PREFIX)]
+    topic_prefix: String,
+    /// Region segment of the ARNs policies are matched against.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Account segment of the ARNs.
+    #[arg(long, default_value = "000000000000")]
+    account: String,
+}
+
+pub(super) async fn run(a: ServeArgs) -> ExitCode {
+    let mut cfg = ServeConfig::new(a.data_dir);
+    cfg.mqtt_listen = a.mqtt_listen;
+    cfg.http_listen = a.http_listen;
+    cfg.dev_listen = a.dev_listener;
+    cfg.min_report_interval = Duration::from_secs(a.min_report_interval);
+    cfg.retention = Duration::from_secs(a.retention_days * 24 * 3600);
+    cfg.prefix = a.topic_prefix;
+    cfg.region = a.region;
+    cfg.account = a.account;
+    cfg.external = a.broker.map(|url| ExternalConfig {
+        url,
+        ca: a.broker_ca,
+        client_cert: a.broker_cert.zip(a.broker_key),
+        client_id: a.broker_client_id,
+        group: a.broker_group,
+    });
+    let external = cfg.external.as_ref().map(|e| e.url.clone());
+    let running = match server::start(cfg).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fleetward: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match (&running.mqtt_addr, external) {
+        (Some(addr), _) => super::out(&format!("MQTT (mutual TLS) listening on {addr}")),
+        (None, Some(url)) => super::out(&format!("MQTT: client of {url} (shared subscription)")),
+        (None, None) => {}
+    }
+    if let Some(addr) = running.dev_addr {
+        super::out(&format!("MQTT dev listener (no TLS, client id = thing name) on {addr}"));
+    }
+    super::out(&format!("HTTP listening on http://{}", running.http_addr));
+    super::out(&format!("CA certificate: {}", running.ca_path.display()));
+    super::out(&format!("Provision a device: fleetward certs create --thing NAME --out DIR"));
+    wait_for_shutdown().await;
+    super::out(&format!("shutting down"));
+    if let Some(ext) = &running.external {
+        ext.stop().await;
+    }
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
