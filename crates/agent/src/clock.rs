@@ -31,7 +31,7 @@ impl ReportClock {
     }
 
     /// The id for a report made now.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_now(&mut self) -> u64 {
         self.next_at(now_ms())
     }
 }
@@ -75,6 +75,6 @@ mod tests {
 
     #[test]
     fn real_clock_is_after_2020() {
-        assert!(ReportClock::new().next() > 1_577_836_800_000);
+        assert!(ReportClock::new().next_now() > 1_577_836_800_000);
     }
 }

@@ -199,6 +199,8 @@ impl LinkOptions {
 }
 
 /// An MQTT client and its event loop, either version.
+// One Link lives for the agent's lifetime, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Link {
     /// MQTT 3.1.1.
     V4(rumqttc::AsyncClient, rumqttc::EventLoop),

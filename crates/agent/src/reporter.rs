@@ -206,7 +206,7 @@ impl Pipeline {
     pub async fn prepare(&mut self) -> Result<Prepared, BuildError> {
         let snap = self.collector.collect().await;
         let stats = snap.counters.as_ref().and_then(|c| self.deltas.pending(c));
-        let report_id = self.clock.next();
+        let report_id = self.clock.next_now();
         match report::build(&snap, stats, report_id, &self.settings) {
             Ok(payload) => Ok(Prepared {
                 report_id,

@@ -252,14 +252,14 @@ impl Collector {
             IfaceMap::default()
         };
         let mut snap = Snapshot::default();
-        if g.listening_tcp_ports || g.tcp_connections {
-            if let Some(rows) = self.table(Proto::Tcp, "net/tcp", "net/tcp6") {
-                if g.listening_tcp_ports {
-                    snap.tcp_ports = Some(tcp::listening(&rows, &map));
-                }
-                if g.tcp_connections {
-                    snap.connections = Some(tcp::established(&rows, &map));
-                }
+        if (g.listening_tcp_ports || g.tcp_connections)
+            && let Some(rows) = self.table(Proto::Tcp, "net/tcp", "net/tcp6")
+        {
+            if g.listening_tcp_ports {
+                snap.tcp_ports = Some(tcp::listening(&rows, &map));
+            }
+            if g.tcp_connections {
+                snap.connections = Some(tcp::established(&rows, &map));
             }
         }
         if g.listening_udp_ports {
