@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub region: String,
     /// ARN account segment.
     pub account: String,
+    /// Cloud-side count window in ms (AWS: 5 minutes; shorter for demos and tests).
+    pub cloud_window_ms: i64,
 }
 
 impl ServeConfig {
@@ -65,6 +67,7 @@ impl ServeConfig {
             prefix: fleetward_proto::topic::DEFAULT_PREFIX.to_owned(),
             region: "us-east-1".to_owned(),
             account: "000000000000".to_owned(),
+            cloud_window_ms: cloud::WINDOW_MS,
         }
     }
 }
@@ -152,8 +155,16 @@ pub async fn open_data_dir(data_dir: &Path) -> Result<(Arc<SqliteStore>, Ca, boo
     Ok((store, ca, created))
 }
 
+/// Selects rustls's crypto provider for the process. Both providers are compiled in (rmqtt
+/// and rumqttc pull different ones), and rustls refuses to guess; aws-lc-rs is the one rmqtt's
+/// listener uses. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// Starts everything and returns once all listeners are bound.
 pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
+    install_crypto_provider();
     let (store, ca, _) = open_data_dir(&cfg.data_dir).await?;
     let store: Arc<dyn Store> = store;
     let pipeline = Pipeline::start(
@@ -177,7 +188,12 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     } else {
         let tls = broker_tls(&cfg.data_dir, &ca, store.as_ref()).await?;
         let (events, rx) = EventTx::channel(65_536);
-        tokio::spawn(cloud::run(rx, store.clone(), Duration::from_secs(1)));
+        tokio::spawn(cloud::run(
+            rx,
+            store.clone(),
+            cfg.cloud_window_ms,
+            Duration::from_millis(250),
+        ));
         let authz = Arc::new(Authorizer::new(
             store.clone(),
             Arns::new(cfg.region.clone(), cfg.account.clone()),

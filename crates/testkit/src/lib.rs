@@ -11,7 +11,13 @@ use std::path::PathBuf;
 pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("FLEETWARD_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        .unwrap_or_else(|| {
+            // Cargo sets CARGO_MANIFEST_DIR for the running test (crates/<name>), which is
+            // right even when a shared target dir holds this crate built from another checkout.
+            let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+                .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+            crate_dir.join("../../../shared")
+        });
     let dir = dir.canonicalize().unwrap_or(dir);
     assert!(
         dir.join("conformance/cases.json").is_file(),

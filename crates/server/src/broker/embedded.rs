@@ -194,9 +194,9 @@ struct Hooks {
     authz: Arc<Authorizer>,
     pipeline: Pipeline,
     events: EventTx,
-    /// Connected principals by client id, with the connection's creation time so a stale
-    /// disconnect does not remove a newer connection's entry.
-    principals: DashMap<String, (i64, Principal)>,
+    /// Connected principals by (client id, connection creation time): a client id can be
+    /// taken over by a new connection before the old one's disconnect is processed.
+    principals: DashMap<(String, i64), Principal>,
     prefix: String,
     scx: ServerContext,
 }
@@ -259,11 +259,8 @@ impl Handler for HookHandler {
                 (true, acc)
             }
             Parameter::ClientDisconnected(s, _) => {
-                let created = s.id.create_time;
-                if let Some((_, (_, p))) = h
-                    .principals
-                    .remove_if(&*s.id.client_id, |_, (t, _)| *t == created)
-                {
+                let key = (s.id.client_id.to_string(), s.id.create_time);
+                if let Some((_, p)) = h.principals.remove(&key) {
                     if let Some(thing) = p.thing {
                         h.events.emit(BrokerEvent::Disconnect {
                             thing,
@@ -301,7 +298,7 @@ impl Hooks {
                     success: true,
                     at,
                 });
-                self.principals.insert(client_id, (id.create_time, p));
+                self.principals.insert((client_id, id.create_time), p);
                 true
             }
             Err((why, thing)) => {
@@ -319,14 +316,14 @@ impl Hooks {
 
     fn principal(&self, s: &Session) -> Option<Principal> {
         self.principals
-            .get(&*s.id.client_id)
-            .map(|e| e.value().1.clone())
+            .get(&(s.id.client_id.to_string(), s.id.create_time))
+            .map(|e| e.value().clone())
     }
 
     fn thing_of(&self, s: &Session) -> Option<String> {
         self.principals
-            .get(&*s.id.client_id)
-            .and_then(|e| e.value().1.thing.clone())
+            .get(&(s.id.client_id.to_string(), s.id.create_time))
+            .and_then(|e| e.value().thing.clone())
     }
 
     /// Decides and, on denial, counts an authorization failure.

@@ -12,12 +12,19 @@ use serde_json::json;
 
 use crate::pki::{CertFacts, verify_issued_by};
 use crate::server::{open_data_dir, write_private};
-use crate::store::{CertStatus, Certificate, NewThing, NewThingGroup, PageRequest, Store, StoreError};
+use crate::store::{
+    CertStatus, Certificate, NewThing, NewThingGroup, PageRequest, Store, StoreError,
+};
 
 #[derive(Debug, Args)]
 pub(super) struct DataDir {
     /// The server's data directory.
-    #[arg(long, env = "FLEETWARD_DATA_DIR", default_value = "./fleetward-data", global = true)]
+    #[arg(
+        long,
+        env = "FLEETWARD_DATA_DIR",
+        default_value = "./fleetward-data",
+        global = true
+    )]
     data_dir: PathBuf,
 }
 
@@ -120,7 +127,15 @@ fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
     }
 }
 
-async fn open(dir: &DataDir) -> Result<(std::sync::Arc<crate::store::sqlite::SqliteStore>, crate::pki::Ca), Failure> {
+async fn open(
+    dir: &DataDir,
+) -> Result<
+    (
+        std::sync::Arc<crate::store::sqlite::SqliteStore>,
+        crate::pki::Ca,
+    ),
+    Failure,
+> {
     open_data_dir(&dir.data_dir)
         .await
         .map(|(s, ca, _)| (s, ca))
@@ -131,12 +146,20 @@ fn valid_name(kind: &str, name: &str) -> Result<(), Failure> {
     if fleetward_proto::topic::is_valid_thing_name(name) {
         Ok(())
     } else {
-        Err(Failure(format!("{kind} name '{name}' must be 1-128 characters of [a-zA-Z0-9:_-]"), 2))
+        Err(Failure(
+            format!("{kind} name '{name}' must be 1-128 characters of [a-zA-Z0-9:_-]"),
+            2,
+        ))
     }
 }
 
 fn parse_status(s: &str) -> Result<CertStatus, Failure> {
-    CertStatus::parse(s).ok_or_else(|| Failure(format!("--status {s}: expected ACTIVE, INACTIVE or REVOKED"), 2))
+    CertStatus::parse(s).ok_or_else(|| {
+        Failure(
+            format!("--status {s}: expected ACTIVE, INACTIVE or REVOKED"),
+            2,
+        )
+    })
 }
 
 fn cert_json(c: &Certificate) -> serde_json::Value {
@@ -161,11 +184,24 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
         CertsCommand::Create { thing, out } => {
             valid_name("thing", &thing)?;
             if store.get_thing(&thing).await?.is_none() {
-                store.create_thing(&NewThing { name: thing.clone(), ..NewThing::default() }).await?;
+                store
+                    .create_thing(&NewThing {
+                        name: thing.clone(),
+                        ..NewThing::default()
+                    })
+                    .await?;
             }
-            let issued = ca.issue_device(&thing).map_err(|e| Failure(e.to_string(), 1))?;
+            let issued = ca
+                .issue_device(&thing)
+                .map_err(|e| Failure(e.to_string(), 1))?;
             write_files(&out, &issued.cert_pem, &issued.key_pem, ca.pem())?;
-            let cert = certificate(&issued.facts, &issued.cert_pem, CertStatus::Active, Some(ca.facts().id.clone()), now);
+            let cert = certificate(
+                &issued.facts,
+                &issued.cert_pem,
+                CertStatus::Active,
+                Some(ca.facts().id.clone()),
+                now,
+            );
             store.insert_certificate(&cert).await?;
             store.attach_thing_principal(&thing, &cert.id).await?;
             Ok(json!({
@@ -176,13 +212,25 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
                 "caCertificate": out.join("ca.pem"),
             }))
         }
-        CertsCommand::Register { cert, thing, status } => {
+        CertsCommand::Register {
+            cert,
+            thing,
+            status,
+        } => {
             let status = parse_status(&status)?;
-            let pem = std::fs::read_to_string(&cert).map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
-            let facts = CertFacts::from_pem(&pem).map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
+            let pem = std::fs::read_to_string(&cert)
+                .map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
+            let facts = CertFacts::from_pem(&pem)
+                .map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
             let cas = store.list_cas().await?;
-            let Some(issuer) = cas.iter().find(|c| c.status == CertStatus::Active && verify_issued_by(&pem, &c.pem)) else {
-                return Err(Failure("the certificate is not signed by a registered, ACTIVE CA".into(), 2));
+            let Some(issuer) = cas
+                .iter()
+                .find(|c| c.status == CertStatus::Active && verify_issued_by(&pem, &c.pem))
+            else {
+                return Err(Failure(
+                    "the certificate is not signed by a registered, ACTIVE CA".into(),
+                    2,
+                ));
             };
             let c = certificate(&facts, &pem, status, Some(issuer.id.clone()), now);
             store.insert_certificate(&c).await?;
@@ -194,7 +242,10 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
         CertsCommand::Update { cert_id, status } => {
             let status = parse_status(&status)?;
             store.set_certificate_status(&cert_id, status).await?;
-            let c = store.get_certificate(&cert_id).await?.ok_or_else(|| Failure(format!("certificate '{cert_id}' does not exist"), 2))?;
+            let c = store
+                .get_certificate(&cert_id)
+                .await?
+                .ok_or_else(|| Failure(format!("certificate '{cert_id}' does not exist"), 2))?;
             Ok(cert_json(&c))
         }
         CertsCommand::List => {
@@ -208,7 +259,13 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
     }
 }
 
-fn certificate(f: &CertFacts, pem: &str, status: CertStatus, ca_id: Option<String>, now: i64) -> Certificate {
+fn certificate(
+    f: &CertFacts,
+    pem: &str,
+    status: CertStatus,
+    ca_id: Option<String>,
+    now: i64,
+) -> Certificate {
     Certificate {
         id: f.id.clone(),
         pem: pem.to_owned(),
@@ -240,7 +297,11 @@ where
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let page = list(PageRequest { next_token: token, max_results: Some(PageRequest::MAX_LIMIT) }).await?;
+        let page = list(PageRequest {
+            next_token: token,
+            max_results: Some(PageRequest::MAX_LIMIT),
+        })
+        .await?;
         out.extend(page.items);
         match page.next_token {
             Some(t) => token = Some(t),
@@ -258,7 +319,12 @@ async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Va
     match cmd {
         ThingsCommand::Create { name } => {
             valid_name("thing", &name)?;
-            let t = store.create_thing(&NewThing { name, ..NewThing::default() }).await?;
+            let t = store
+                .create_thing(&NewThing {
+                    name,
+                    ..NewThing::default()
+                })
+                .await?;
             Ok(json!({ "thingName": t.name, "version": t.version }))
         }
         ThingsCommand::List => {
@@ -267,7 +333,9 @@ async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Va
                 async move { store.list_things(&p).await }
             })
             .await?;
-            Ok(json!({ "things": items.iter().map(|t| json!({"thingName": t.name, "version": t.version, "attributes": t.attributes})).collect::<Vec<_>>() }))
+            Ok(
+                json!({ "things": items.iter().map(|t| json!({"thingName": t.name, "version": t.version, "attributes": t.attributes})).collect::<Vec<_>>() }),
+            )
         }
         ThingsCommand::Delete { name } => {
             store.delete_thing(&name).await?;
@@ -285,7 +353,13 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
     match cmd {
         GroupsCommand::Create { name, parent } => {
             valid_name("group", &name)?;
-            let g = store.create_group(&NewThingGroup { name, parent, description: None }).await?;
+            let g = store
+                .create_group(&NewThingGroup {
+                    name,
+                    parent,
+                    description: None,
+                })
+                .await?;
             Ok(json!({ "thingGroupName": g.name, "parentGroupName": g.parent }))
         }
         GroupsCommand::AddThing { group, thing } => {
@@ -298,7 +372,9 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
                 async move { store.list_groups(None, &p).await }
             })
             .await?;
-            Ok(json!({ "thingGroups": items.iter().map(|g| json!({"groupName": g.name, "parentGroupName": g.parent})).collect::<Vec<_>>() }))
+            Ok(
+                json!({ "thingGroups": items.iter().map(|g| json!({"groupName": g.name, "parentGroupName": g.parent})).collect::<Vec<_>>() }),
+            )
         }
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::broker::external::ExternalConfig;
-use crate::server::{self, DEFAULT_DEV_LISTEN, DEFAULT_HTTP_LISTEN, DEFAULT_MQTT_LISTEN, ServeConfig};
+use crate::server::{
+    self, DEFAULT_DEV_LISTEN, DEFAULT_HTTP_LISTEN, DEFAULT_MQTT_LISTEN, ServeConfig,
+};
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -92,11 +94,15 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
         (None, None) => {}
     }
     if let Some(addr) = running.dev_addr {
-        super::out(&format!("MQTT dev listener (no TLS, client id = thing name) on {addr}"));
+        super::out(&format!(
+            "MQTT dev listener (no TLS, client id = thing name) on {addr}"
+        ));
     }
     super::out(&format!("HTTP listening on http://{}", running.http_addr));
     super::out(&format!("CA certificate: {}", running.ca_path.display()));
-    super::out(&format!("Provision a device: fleetward certs create --thing NAME --out DIR"));
+    super::out(&format!(
+        "Provision a device: fleetward certs create --thing NAME --out DIR"
+    ));
     wait_for_shutdown().await;
     super::out(&format!("shutting down"));
     if let Some(ext) = &running.external {
@@ -109,13 +115,14 @@ async fn wait_for_shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

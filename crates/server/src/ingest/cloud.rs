@@ -19,19 +19,38 @@ use crate::store::{CloudDatapoint, Store};
 pub const WINDOW_MS: i64 = 300_000;
 
 /// Folds events into datapoints.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CloudMetrics {
+    window_ms: i64,
     window_start: Option<i64>,
     counts: HashMap<(String, AwsMetric, Option<String>), u64>,
     disconnected_at: HashMap<String, i64>,
     ready: Vec<CloudDatapoint>,
 }
 
-fn window_of(at: i64) -> i64 {
-    at - at.rem_euclid(WINDOW_MS)
+impl Default for CloudMetrics {
+    fn default() -> Self {
+        CloudMetrics::with_window(WINDOW_MS)
+    }
 }
 
 impl CloudMetrics {
+    /// An aggregator with windows of `window_ms` (AWS uses [`WINDOW_MS`]; shorter windows are
+    /// for demos and tests).
+    pub fn with_window(window_ms: i64) -> Self {
+        CloudMetrics {
+            window_ms: window_ms.max(1),
+            window_start: None,
+            counts: HashMap::new(),
+            disconnected_at: HashMap::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    fn window_of(&self, at: i64) -> i64 {
+        at - at.rem_euclid(self.window_ms)
+    }
+
     /// Records one event. Events must arrive in time order per thing (the broker's order).
     pub fn record(&mut self, event: &BrokerEvent) {
         let at = match event {
@@ -104,7 +123,7 @@ impl CloudMetrics {
 
     /// Closes the current window if `now` is past it, turning its counts into datapoints.
     pub fn roll(&mut self, now: i64) {
-        let current = window_of(now);
+        let current = self.window_of(now);
         match self.window_start {
             Some(start) if start < current => {
                 for ((thing, metric, topic), n) in self.counts.drain() {
@@ -154,8 +173,13 @@ impl CloudMetrics {
 }
 
 /// Runs the aggregator: folds events as they come and stores datapoints every `flush`.
-pub async fn run(mut events: mpsc::Receiver<BrokerEvent>, store: Arc<dyn Store>, flush: Duration) {
-    let mut agg = CloudMetrics::default();
+pub async fn run(
+    mut events: mpsc::Receiver<BrokerEvent>,
+    store: Arc<dyn Store>,
+    window_ms: i64,
+    flush: Duration,
+) {
+    let mut agg = CloudMetrics::with_window(window_ms);
     let mut tick = tokio::time::interval(flush);
     loop {
         tokio::select! {
@@ -181,6 +205,10 @@ pub async fn run(mut events: mpsc::Receiver<BrokerEvent>, store: Arc<dyn Store>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn window_of(at: i64) -> i64 {
+        at - at.rem_euclid(WINDOW_MS)
+    }
 
     fn ev_connect(thing: &str, success: bool, at: i64) -> BrokerEvent {
         BrokerEvent::Connect {
