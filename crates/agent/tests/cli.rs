@@ -142,3 +142,11 @@ async fn sigterm_disconnects_and_exits_zero() {
     assert!(code.success(), "{code:?}: {err}");
     assert!(err.contains("disconnected"), "{err}");
 }
+
+#[test]
+fn the_shipped_sample_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/agent.toml");
+    let c = fleetward_agent::config::load(Some(&path), Vec::new(), &[]).unwrap();
+    assert_eq!(c.custom_metrics.len(), 2);
+    c.validate_for_mqtt().unwrap();
+}
