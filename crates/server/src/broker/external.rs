@@ -2,7 +2,9 @@
 //! HiveMQ, …), for fleets that outgrow one machine.
 //!
 //! Fleetward joins the shared subscription `$share/<group>/<prefix>+/defender/metrics/+`, so
-//! several Fleetward instances split the load, and answers on the same broker. In this mode:
+//! several Fleetward instances split the load, and answers on the same broker. (Mosquitto does
+//! not deliver `$` topics to shared subscriptions: use a prefix without `$`, or one instance
+//! with a plain subscription; see [`ExternalConfig::group`].) In this mode:
 //! - identity comes from the topic: the broker's ACLs decide who may publish for which thing;
 //! - there are no cloud-side metrics: a client cannot see other clients' connections;
 //! - reports are acknowledged to the broker (QoS 1, manual acks) only after they are stored
@@ -33,8 +35,11 @@ pub struct ExternalConfig {
     pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// The MQTT client id (unique per Fleetward instance).
     pub client_id: String,
-    /// The shared-subscription group instances split the load in.
-    pub group: String,
+    /// The shared-subscription group instances split the load in; `None` subscribes plainly
+    /// (one instance only). Mosquitto (2.0) does not route `$`-prefixed topics such as
+    /// `$aws/things/…` to shared subscriptions: there, either configure a prefix without `$`
+    /// (devices must use it too) or run one instance without sharing.
+    pub group: Option<String>,
 }
 
 /// Why external mode could not start.
@@ -106,7 +111,10 @@ impl ExternalBroker {
             }));
         }
         let (client, eventloop) = AsyncClient::new(opts, IN_FLIGHT);
-        let filter = format!("$share/{}/{}+/defender/metrics/+", cfg.group, prefix);
+        let filter = match &cfg.group {
+            Some(group) => format!("$share/{group}/{prefix}+/defender/metrics/+"),
+            None => format!("{prefix}+/defender/metrics/+"),
+        };
         tokio::spawn(run(client.clone(), eventloop, filter, prefix, pipeline));
         Ok(ExternalBroker { client })
     }

@@ -104,7 +104,7 @@ impl EventTx {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch: the unit of every timestamp Fleetward stores.
+pub fn now_ms() -> i64 {
     i64::try_from(crate::ingest::now_ms()).unwrap_or(i64::MAX)
 }

@@ -45,6 +45,10 @@ pub(super) struct ServeArgs {
     /// Shared-subscription group the instances split reports in.
     #[arg(long, default_value = "fleetward", requires = "broker")]
     broker_group: String,
+    /// Subscribe without a shared subscription (a single instance). Needed on brokers that do
+    /// not route `$` topics to shared subscriptions (Mosquitto) when keeping `$aws/things/`.
+    #[arg(long, requires = "broker")]
+    broker_no_share: bool,
     /// Minimum seconds between accepted reports of one thing (AWS: 300). 0 disables throttling
     /// (demos and benchmarks).
     #[arg(long, default_value_t = 300)]
@@ -78,7 +82,7 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
         ca: a.broker_ca,
         client_cert: a.broker_cert.zip(a.broker_key),
         client_id: a.broker_client_id,
-        group: a.broker_group,
+        group: (!a.broker_no_share).then_some(a.broker_group),
     });
     let external = cfg.external.as_ref().map(|e| e.url.clone());
     let running = match server::start(cfg).await {
