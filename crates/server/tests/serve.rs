@@ -316,3 +316,50 @@ async fn sum_counts(store: &dyn Store, thing: &str, m: AwsMetric) -> u64 {
         })
         .sum()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_device_is_throttled_and_others_still_report() {
+    let srv = start(|c| c.min_report_interval = Duration::from_secs(300)).await;
+    let flood = srv.provision("flood-a").await;
+    let calm = srv.provision("calm-b").await;
+    let mut f = Device::connect(srv.mqtt_addr(), "flood-a", Some(&flood), &flood.ca).await;
+    f.expect_connected().await;
+    f.subscribe_answers(Format::Json).await;
+    let mut c = Device::connect(srv.mqtt_addr(), "calm-b", Some(&calm), &calm.ca).await;
+    c.expect_connected().await;
+    c.subscribe_answers(Format::Json).await;
+
+    // 1,000 distinct reports from one device, as fast as the client can send them.
+    const N: u64 = 1000;
+    let client = f.client.clone();
+    let sender = tokio::spawn(async move {
+        for id in 1..=N {
+            client
+                .publish("$aws/things/flood-a/defender/metrics/json", rumqttc::QoS::AtMostOnce, false, report_json(id, id))
+                .await
+                .unwrap();
+        }
+    });
+    // Meanwhile the calm device's report is accepted.
+    let (_, a) = c.report("calm-b", Format::Json, &report_json(7, 7)).await;
+    assert_eq!(a.status, Status::Accepted);
+    sender.await.unwrap();
+
+    // The flood got answers too: one accepted, the rest throttled (QoS 0 may drop a few).
+    let (mut accepted, mut throttled) = (0, 0);
+    while accepted + throttled < N {
+        match tokio::time::timeout(Duration::from_secs(5), f.seen.recv()).await {
+            Ok(Some(Seen::Message(_, p))) => match fleetward_proto::answer::decode(&p, Format::Json).unwrap().error_code() {
+                None => accepted += 1,
+                Some(ErrorCode::Throttled) => throttled += 1,
+                Some(other) => panic!("unexpected {other}"),
+            },
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert_eq!(accepted, 1, "only the first report of the interval is accepted");
+    assert!(throttled >= N * 9 / 10, "{throttled} throttled answers");
+    // Stored: flood-a's first report and calm-b's.
+    assert_eq!(srv.store().count_reports().await.unwrap(), 2);
+}
