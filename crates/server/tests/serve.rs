@@ -335,7 +335,12 @@ async fn a_flooding_device_is_throttled_and_others_still_report() {
     let sender = tokio::spawn(async move {
         for id in 1..=N {
             client
-                .publish("$aws/things/flood-a/defender/metrics/json", rumqttc::QoS::AtMostOnce, false, report_json(id, id))
+                .publish(
+                    "$aws/things/flood-a/defender/metrics/json",
+                    rumqttc::QoS::AtMostOnce,
+                    false,
+                    report_json(id, id),
+                )
                 .await
                 .unwrap();
         }
@@ -349,16 +354,24 @@ async fn a_flooding_device_is_throttled_and_others_still_report() {
     let (mut accepted, mut throttled) = (0, 0);
     while accepted + throttled < N {
         match tokio::time::timeout(Duration::from_secs(5), f.seen.recv()).await {
-            Ok(Some(Seen::Message(_, p))) => match fleetward_proto::answer::decode(&p, Format::Json).unwrap().error_code() {
-                None => accepted += 1,
-                Some(ErrorCode::Throttled) => throttled += 1,
-                Some(other) => panic!("unexpected {other}"),
-            },
+            Ok(Some(Seen::Message(_, p))) => {
+                match fleetward_proto::answer::decode(&p, Format::Json)
+                    .unwrap()
+                    .error_code()
+                {
+                    None => accepted += 1,
+                    Some(ErrorCode::Throttled) => throttled += 1,
+                    Some(other) => panic!("unexpected {other}"),
+                }
+            }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => break,
         }
     }
-    assert_eq!(accepted, 1, "only the first report of the interval is accepted");
+    assert_eq!(
+        accepted, 1,
+        "only the first report of the interval is accepted"
+    );
     assert!(throttled >= N * 9 / 10, "{throttled} throttled answers");
     // Stored: flood-a's first report and calm-b's.
     assert_eq!(srv.store().count_reports().await.unwrap(), 2);

@@ -260,13 +260,17 @@ impl Handler for HookHandler {
             }
             Parameter::ClientDisconnected(s, _) => {
                 let key = (s.id.client_id.to_string(), s.id.create_time);
-                if let Some((_, p)) = h.principals.remove(&key) {
-                    if let Some(thing) = p.thing {
-                        h.events.emit(BrokerEvent::Disconnect {
-                            thing,
-                            at: now_ms(),
-                        });
-                    }
+                if let Some((
+                    _,
+                    Principal {
+                        thing: Some(thing), ..
+                    },
+                )) = h.principals.remove(&key)
+                {
+                    h.events.emit(BrokerEvent::Disconnect {
+                        thing,
+                        at: now_ms(),
+                    });
                 }
                 (true, acc)
             }
@@ -332,14 +336,12 @@ impl Hooks {
             return false;
         };
         let ok = self.authz.allows(&p, action, target);
-        if !ok {
-            if let Some(thing) = p.thing {
-                self.events.emit(BrokerEvent::AuthorizationFailure {
-                    thing,
-                    topic: target.to_owned(),
-                    at: now_ms(),
-                });
-            }
+        if let (false, Some(thing)) = (ok, p.thing) {
+            self.events.emit(BrokerEvent::AuthorizationFailure {
+                thing,
+                topic: target.to_owned(),
+                at: now_ms(),
+            });
         }
         ok
     }

@@ -20,7 +20,7 @@ pub struct Cli {
 enum Command {
     /// Run the server: embedded MQTT broker (or a client of an external one), ingestion,
     /// storage and the HTTP listener.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Work with device metric reports.
     #[command(subcommand)]
     Report(report::ReportCommand),
@@ -83,7 +83,7 @@ pub fn main() -> ExitCode {
     };
     rt.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Certs { dir, cmd } => registry::certs(dir, cmd).await,
             Command::Things { dir, cmd } => registry::things(dir, cmd).await,
             Command::Groups { dir, cmd } => registry::groups(dir, cmd).await,

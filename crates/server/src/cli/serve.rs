@@ -104,11 +104,9 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     }
     super::out(&format!("HTTP listening on http://{}", running.http_addr));
     super::out(&format!("CA certificate: {}", running.ca_path.display()));
-    super::out(&format!(
-        "Provision a device: fleetward certs create --thing NAME --out DIR"
-    ));
+    super::out("Provision a device: fleetward certs create --thing NAME --out DIR");
     wait_for_shutdown().await;
-    super::out(&format!("shutting down"));
+    super::out("shutting down");
     if let Some(ext) = &running.external {
         ext.stop().await;
     }

@@ -190,10 +190,10 @@ pub async fn run(
             _ = tick.tick() => agg.roll(crate::broker::now_ms()),
         }
         let ready = agg.take();
-        if !ready.is_empty() {
-            if let Err(e) = store.insert_cloud_datapoints(&ready).await {
-                tracing::error!(error = %e, n = ready.len(), "storing cloud-side datapoints failed");
-            }
+        if !ready.is_empty()
+            && let Err(e) = store.insert_cloud_datapoints(&ready).await
+        {
+            tracing::error!(error = %e, n = ready.len(), "storing cloud-side datapoints failed");
         }
     }
     let ready = agg.take();
