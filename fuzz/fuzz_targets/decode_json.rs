@@ -1,0 +1,8 @@
+//! Fuzz target `decode_json`; the checks are in `fuzz/src/lib.rs`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    fleetward_proto_fuzz::decode_json(data);
+});
