@@ -6,6 +6,11 @@
 //! microcontroller (`docs/size.md`): no serde, no `core::fmt`, no float tables, no `f64`
 //! arithmetic and no 64-bit division on 32-bit targets.
 
+use core::convert::Infallible;
+
+use minicbor::Encoder;
+use minicbor::encode::Write;
+
 use crate::ipfmt::{AddrText, hex_digit};
 use crate::keys::{self, Key, KeyStyle};
 use crate::report::{
@@ -235,16 +240,13 @@ const fn key_at() -> [u16; 2 * KEY_LIST.len() + 1] {
     out
 }
 
-/// CBOR major type 0: unsigned integer.
-const UINT: u8 = 0;
-/// CBOR major type 1: negative integer.
-const NINT: u8 = 1;
-/// CBOR major type 3: text string.
-const TEXT: u8 = 3;
-/// CBOR major type 4: array.
-const ARRAY: u8 = 4;
-/// CBOR major type 5: map.
-const MAP: u8 = 5;
+/// What [`Out::open`] and [`Out::close`] delimit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Map,
+    Array,
+}
+use Container::{Array, Map};
 
 /// The output: a cursor over the caller's buffer that writes JSON or CBOR.
 ///
@@ -258,6 +260,16 @@ struct Out<'b> {
     /// JSON: the next item needs a `,` before it.
     comma: bool,
     style: KeyStyle,
+}
+
+/// CBOR goes through [`minicbor::Encoder`] onto the same buffer.
+impl Write for Out<'_> {
+    type Error = Infallible;
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
+        self.put_all(bytes);
+        Ok(())
+    }
 }
 
 impl Out<'_> {
@@ -285,43 +297,37 @@ impl Out<'_> {
         self.comma = true;
     }
 
-    /// CBOR: a head, the major type and its argument in the shortest form.
-    fn head(&mut self, major: u8, n: u64) {
-        let major = major << 5;
-        // `n < 24` fits the head byte; otherwise 1, 2, 4 or 8 big-endian bytes follow.
-        let len: u32 = match n {
-            0..24 => 0,
-            24..0x100 => 1,
-            0x100..0x1_0000 => 2,
-            0x1_0000..0x1_0000_0000 => 4,
-            _ => 8,
-        };
-        if len == 0 {
-            self.put(major | n as u8); // `n < 24`
-            return;
-        }
-        // 24, 25, 26, 27 for 1, 2, 4, 8 bytes.
-        self.put(major | (24 + len.trailing_zeros() as u8));
-        for i in (0..len).rev() {
-            self.put((n >> (8 * i)) as u8); // one byte of `n` at a time
-        }
+    /// CBOR: an encoder that writes into `self` (`minicbor` writes the item heads).
+    ///
+    /// Its methods return `Err` only when the writer fails, and writing to `Out` never fails:
+    /// past the end of the buffer it sets `full` instead. So their results are dropped.
+    fn cbor(&mut self) -> Encoder<&mut Self> {
+        Encoder::new(self)
     }
 
     /// A map or array of `n` entries: `{`/`[`, or a CBOR head.
-    fn open(&mut self, major: u8, n: usize) {
+    fn open(&mut self, what: Container, n: usize) {
         if self.json {
             self.item();
-            self.put(if major == MAP { b'{' } else { b'[' });
+            self.put(if what == Map { b'{' } else { b'[' });
             self.comma = false;
         } else {
-            self.head(major, n as u64); // usize is at most 64 bits
+            let n = n as u64; // usize is at most 64 bits
+            match what {
+                Map => {
+                    let _ = self.cbor().map(n);
+                }
+                Array => {
+                    let _ = self.cbor().array(n);
+                }
+            }
         }
     }
 
     /// The end of a map or array: `}`/`]`, nothing in CBOR (lengths are definite).
-    fn close(&mut self, major: u8) {
+    fn close(&mut self, what: Container) {
         if self.json {
-            self.put(if major == MAP { b'}' } else { b']' });
+            self.put(if what == Map { b'}' } else { b']' });
             self.comma = true;
         }
     }
@@ -329,7 +335,9 @@ impl Out<'_> {
     /// A string value, escaped in JSON as RFC 8259 requires.
     fn text(&mut self, s: &[u8]) {
         if !self.json {
-            self.head(TEXT, s.len() as u64); // usize is at most 64 bits
+            // The head by minicbor; the bytes as they are (keys come from a byte table, and
+            // `Encoder::str` would need a `&str`, i.e. a UTF-8 check, for the same bytes).
+            let _ = self.cbor().str_len(s.len() as u64); // usize is at most 64 bits
             self.put_all(s);
             return;
         }
@@ -377,7 +385,7 @@ impl Out<'_> {
             self.item();
             self.decimal(n);
         } else {
-            self.head(UINT, n);
+            let _ = self.cbor().u64(n);
         }
     }
 
@@ -410,16 +418,20 @@ impl Out<'_> {
                 }
                 self.decimal(m);
             }
-            // CBOR's negative integers store -1 - n.
-            Some((true, m)) => self.head(NINT, m - 1),
-            Some((false, m)) => self.head(UINT, m),
+            // `m <= 2^53`, so `-m` fits an `i64`; minicbor writes it as -1 - n.
+            Some((true, m)) => {
+                let _ = self.cbor().i64((m as i64).wrapping_neg());
+            }
+            Some((false, m)) => {
+                let _ = self.cbor().u64(m);
+            }
             None if self.json => {
                 self.item();
                 self.float(x);
             }
+            // Always 0xfb and the 8 bytes: minicbor does not shrink floats.
             None => {
-                self.put(0xfb); // major 7, 64-bit float
-                self.put_all(&x.to_bits().to_be_bytes());
+                let _ = self.cbor().f64(x);
             }
         }
     }
@@ -521,16 +533,16 @@ fn integer(x: f64) -> Option<(bool, u64)> {
 fn doc(w: &mut Out<'_>, r: &Report<'_>) {
     let has_custom = !r.custom_metrics.is_empty();
     w.open(
-        MAP,
+        Map,
         1 + usize::from(r.metrics.is_some()) + usize::from(has_custom),
     );
     w.skey(K::Header);
-    w.open(MAP, 2);
+    w.open(Map, 2);
     w.skey(K::ReportId);
     w.uint(r.report_id);
     w.skey(K::Version);
     w.text(r.version.as_bytes());
-    w.close(MAP);
+    w.close(Map);
     if let Some(m) = &r.metrics {
         w.skey(K::Metrics);
         metrics(w, m);
@@ -539,7 +551,7 @@ fn doc(w: &mut Out<'_>, r: &Report<'_>) {
         w.skey(K::CustomMetrics);
         custom(w, r.custom_metrics);
     }
-    w.close(MAP);
+    w.close(Map);
 }
 
 fn metrics(w: &mut Out<'_>, m: &Metrics<'_>) {
@@ -549,7 +561,7 @@ fn metrics(w: &mut Out<'_>, m: &Metrics<'_>) {
         m.network_stats.is_some(),
         m.tcp_connections.is_some(),
     ];
-    w.open(MAP, n.iter().filter(|b| **b).count());
+    w.open(Map, n.iter().filter(|b| **b).count());
     let lists = [
         (K::ListeningTcpPorts, &m.listening_tcp_ports),
         (K::ListeningUdpPorts, &m.listening_udp_ports),
@@ -562,7 +574,7 @@ fn metrics(w: &mut Out<'_>, m: &Metrics<'_>) {
     }
     if let Some(ns) = &m.network_stats {
         w.skey(K::NetworkStats);
-        w.open(MAP, 4);
+        w.open(Map, 4);
         for (k, v) in [
             (K::BytesIn, ns.bytes_in),
             (K::BytesOut, ns.bytes_out),
@@ -572,20 +584,20 @@ fn metrics(w: &mut Out<'_>, m: &Metrics<'_>) {
             w.skey(k);
             w.uint(v);
         }
-        w.close(MAP);
+        w.close(Map);
     }
     if let Some(c) = &m.tcp_connections {
         // AWS nests the list one level deeper: `{established_connections: {...}}`.
         w.skey(K::TcpConnections);
-        w.open(MAP, 1);
+        w.open(Map, 1);
         w.skey(K::EstablishedConnections);
-        w.open(MAP, 1 + usize::from(c.total.is_some()));
+        w.open(Map, 1 + usize::from(c.total.is_some()));
         w.skey(K::Connections);
-        w.open(ARRAY, c.connections.len());
+        w.open(Array, c.connections.len());
         for c in c.connections {
             let n =
                 1 + usize::from(c.local_port.is_some()) + usize::from(c.local_interface.is_some());
-            w.open(MAP, n);
+            w.open(Map, n);
             w.skey(K::RemoteAddr);
             let mut a = AddrText::new();
             match &c.remote_addr {
@@ -601,33 +613,33 @@ fn metrics(w: &mut Out<'_>, m: &Metrics<'_>) {
                 w.skey(K::LocalInterface);
                 w.text(i.as_bytes());
             }
-            w.close(MAP);
+            w.close(Map);
         }
-        w.close(ARRAY);
+        w.close(Array);
         total(w, c.total);
-        w.close(MAP);
-        w.close(MAP);
+        w.close(Map);
+        w.close(Map);
     }
-    w.close(MAP);
+    w.close(Map);
 }
 
 fn ports(w: &mut Out<'_>, l: &PortList<'_>) {
-    w.open(MAP, 1 + usize::from(l.total.is_some()));
+    w.open(Map, 1 + usize::from(l.total.is_some()));
     w.skey(K::Ports);
-    w.open(ARRAY, l.ports.len());
+    w.open(Array, l.ports.len());
     for p in l.ports {
-        w.open(MAP, 1 + usize::from(p.interface.is_some()));
+        w.open(Map, 1 + usize::from(p.interface.is_some()));
         w.skey(K::Port);
         w.uint(u64::from(p.port));
         if let Some(i) = p.interface {
             w.skey(K::Interface);
             w.text(i.as_bytes());
         }
-        w.close(MAP);
+        w.close(Map);
     }
-    w.close(ARRAY);
+    w.close(Array);
     total(w, l.total);
-    w.close(MAP);
+    w.close(Map);
 }
 
 fn total(w: &mut Out<'_>, t: Option<u64>) {
@@ -638,12 +650,12 @@ fn total(w: &mut Out<'_>, t: Option<u64>) {
 }
 
 fn custom(w: &mut Out<'_>, metrics: &[CustomMetric<'_>]) {
-    w.open(MAP, metrics.len());
+    w.open(Map, metrics.len());
     for c in metrics {
         w.key(c.name.as_bytes());
         // Each value is wrapped in a one-element list, as AWS requires.
-        w.open(ARRAY, 1);
-        w.open(MAP, 1);
+        w.open(Array, 1);
+        w.open(Map, 1);
         match c.value {
             CustomValue::Number(n) => {
                 w.key(keys::NUMBER.as_bytes());
@@ -651,35 +663,35 @@ fn custom(w: &mut Out<'_>, metrics: &[CustomMetric<'_>]) {
             }
             CustomValue::NumberList(ns) => {
                 w.key(keys::NUMBER_LIST.as_bytes());
-                w.open(ARRAY, ns.len());
+                w.open(Array, ns.len());
                 for n in ns {
                     w.num(*n);
                 }
-                w.close(ARRAY);
+                w.close(Array);
             }
             CustomValue::StringList(ss) => {
                 w.key(keys::STRING_LIST.as_bytes());
-                w.open(ARRAY, ss.len());
+                w.open(Array, ss.len());
                 for s in ss {
                     w.text(s.as_bytes());
                 }
-                w.close(ARRAY);
+                w.close(Array);
             }
             CustomValue::IpList(ips) => {
                 w.key(keys::IP_LIST.as_bytes());
-                w.open(ARRAY, ips.len());
+                w.open(Array, ips.len());
                 for ip in ips {
                     let mut a = AddrText::new();
                     a.ip(ip);
                     w.addr(&a);
                 }
-                w.close(ARRAY);
+                w.close(Array);
             }
         }
-        w.close(MAP);
-        w.close(ARRAY);
+        w.close(Map);
+        w.close(Array);
     }
-    w.close(MAP);
+    w.close(Map);
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!   IPv6 address, as core does.
 //! * Sockets: `a.b.c.d:port` and `[v6]:port` (scope id and flow label are not sent).
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// `[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535` is 47 bytes: the longest text.
 const CAP: usize = 48;
@@ -42,6 +42,8 @@ impl AddrText {
         self.buf.get(..self.len).unwrap_or_default()
     }
 
+    // Called from a dozen places: kept out of line, which saves flash.
+    #[inline(never)]
     fn push(&mut self, b: u8) {
         // CAP fits the longest address, so nothing is ever dropped here.
         if let Some(slot) = self.buf.get_mut(self.len) {
@@ -51,90 +53,74 @@ impl AddrText {
     }
 
     fn dec(&mut self, n: u16) {
-        // Up to 5 digits; the leading ones are skipped while they are zero.
-        let mut started = false;
-        let mut div = 10_000u16;
-        while div > 0 {
-            // `n / div` is one decimal digit here: `n < 10 * div` holds on every pass.
-            let d = (n / div % 10) as u8;
-            if d != 0 || started || div == 1 {
-                started = true;
-                self.push(b'0' + d);
-            }
-            div /= 10;
+        // The leading digits first; at most 5 levels deep.
+        if n >= 10 {
+            self.dec(n / 10);
         }
+        self.push(b'0' + (n % 10) as u8); // one digit
     }
 
     fn hex(&mut self, n: u16) {
-        let mut started = false;
-        for shift in [12u16, 8, 4, 0] {
+        // One digit per started nibble, at least one: `0`, `ab`, `1234`.
+        let digits = (19 - (n | 1).leading_zeros()) / 4; // 1..=4; `| 1` gives 0 its digit
+        for i in (0..digits).rev() {
             // Masked to one nibble, so the cast keeps every bit.
-            let nib = ((n >> shift) & 0xf) as u8;
-            if nib != 0 || started || shift == 0 {
-                started = true;
-                self.push(hex_digit(nib));
-            }
+            self.push(hex_digit((n >> (4 * i)) as u8));
         }
     }
 
-    fn v4(&mut self, ip: &Ipv4Addr) {
-        for (i, o) in ip.octets().into_iter().enumerate() {
+    fn v4(&mut self, octets: &[u8]) {
+        for (i, o) in octets.iter().enumerate() {
             if i > 0 {
                 self.push(b'.');
             }
-            self.dec(u16::from(o));
+            self.dec(u16::from(*o));
         }
     }
 
     fn v6(&mut self, ip: &Ipv6Addr) {
-        if let Some(v4) = ip.to_ipv4_mapped() {
-            for &b in b"::ffff:" {
-                self.push(b);
-            }
-            self.v4(&v4);
-            return;
-        }
-        let segs = ip.segments();
-        // Longest run of zero groups (the first wins a tie); only runs of 2+ are compressed.
-        let (mut best_start, mut best_len, mut cur_start, mut cur_len) = (0, 0, 0, 0);
-        for (i, s) in segs.iter().enumerate() {
-            if *s == 0 {
-                if cur_len == 0 {
-                    cur_start = i;
-                }
-                cur_len += 1;
-                if cur_len > best_len {
-                    best_start = cur_start;
-                    best_len = cur_len;
-                }
-            } else {
-                cur_len = 0;
+        let octets = ip.octets();
+        // The eight groups, big-endian (not `segments()`: its byte swaps cost flash).
+        let (groups, _) = octets.as_chunks::<2>();
+        // The longest run of zero groups, the first on a tie; runs of 1 are not compressed,
+        // so a run must beat 1. With none, `gap` stays past the end.
+        let (mut gap, mut gap_len, mut run) = (groups.len(), 1, 0);
+        for (i, g) in groups.iter().enumerate() {
+            run = if *g == [0, 0] { run + 1 } else { 0 };
+            if run > gap_len {
+                gap_len = run;
+                gap = i + 1 - run; // `run <= i + 1`
             }
         }
-        if best_len < 2 {
-            // No run to compress: put it past the end.
-            best_start = segs.len();
-        }
-        let best_end = best_start + best_len;
-        for (i, s) in segs.iter().enumerate() {
-            if i == best_start {
+        // IPv4-mapped (`::ffff:0:0/96`): five zero groups, then `ffff`. That run of 5 is
+        // the longest there can be, so the hex below starts `::ffff:`; the last two groups
+        // are written `a.b.c.d`.
+        let mapped = gap == 0 && gap_len == 5 && groups.get(5) == Some(&[0xff, 0xff]);
+        let mut i = 0;
+        while let Some(g) = groups.get(i) {
+            if i == gap {
+                // `::` stands for the run and the separators around it.
                 self.push(b':');
                 self.push(b':');
-            } else if i > best_start && i < best_end {
-                // Inside the compressed run.
-            } else {
-                if i > 0 && i != best_end {
-                    self.push(b':');
-                }
-                self.hex(*s);
+                i += gap_len;
+                continue;
             }
+            if i > 0 && i != gap + gap_len {
+                self.push(b':');
+            }
+            if mapped && i == 6 {
+                self.v4(octets.get(12..).unwrap_or_default());
+                return;
+            }
+            self.hex(u16::from_be_bytes(*g));
+            i += 1;
         }
     }
 
     /// Any address, as `IpAddr`'s `Display` writes it.
     pub(crate) fn ip(&mut self, ip: &IpAddr) {
         match ip {
-            IpAddr::V4(v4) => self.v4(v4),
+            IpAddr::V4(v4) => self.v4(&v4.octets()),
             IpAddr::V6(v6) => self.v6(v6),
         }
     }
@@ -142,7 +128,7 @@ impl AddrText {
     /// `a.b.c.d:port` or `[v6]:port`.
     pub(crate) fn socket(&mut self, s: &SocketAddr) {
         match s {
-            SocketAddr::V4(s) => self.v4(s.ip()),
+            SocketAddr::V4(s) => self.v4(&s.ip().octets()),
             SocketAddr::V6(s) => {
                 self.push(b'[');
                 self.v6(s.ip());
