@@ -78,7 +78,10 @@ fn main() {
         snap.tcp_ports.map_or(0, |l| l.len()),
         snap.connections.map_or(0, |l| l.len())
     );
-    println!("collect_cpu_us={:.1}", (t1 - t0) as f64 / rounds as f64 / 1000.0);
+    println!(
+        "collect_cpu_us={:.1}",
+        (t1 - t0) as f64 / rounds as f64 / 1000.0
+    );
     println!(
         "collect_and_encode_cpu_us={:.1}",
         (t2 - t1) as f64 / rounds as f64 / 1000.0

@@ -92,8 +92,8 @@ pub enum Event {
         /// Why.
         message: String,
     },
-    /// A report was due while offline and was dropped (AWS accepts only current metrics);
-    /// the next one covers the gap.
+    /// A report was due while offline (or while the previous one still awaited its PUBACK)
+    /// and was not sent: AWS accepts only current metrics, and the next report covers the gap.
     SkippedOffline,
     /// The connection failed or dropped; a reconnect follows after `retry_in`.
     MqttFailure {
@@ -366,6 +366,13 @@ impl Loop {
                             warn!("not connected: report skipped (no backlog: AWS accepts only current metrics); the next report covers the gap");
                             self.emit(Event::SkippedOffline);
                         }
+                        continue;
+                    }
+                    if inflight.is_some() {
+                        // A second report now would count the first one's traffic again if
+                        // both arrive; the next report covers this interval instead.
+                        warn!("the previous report is not acknowledged yet: report skipped");
+                        self.emit(Event::SkippedOffline);
                         continue;
                     }
                     match self.pipeline.prepare().await {

@@ -150,3 +150,49 @@ fn the_shipped_sample_config_is_valid() {
     assert_eq!(c.custom_metrics.len(), 2);
     c.validate_for_mqtt().unwrap();
 }
+
+fn once_over_mqtt(thing: &str, proc: &FixtureProc) -> std::process::Output {
+    agent()
+        .args([
+            "--once",
+            "--thing-name",
+            thing,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1883",
+        ])
+        .args(["--set", "mqtt.tls=false", "--set", "mqtt.protocol=5"])
+        .arg("--proc-root")
+        .arg(proc.path())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn once_exits_0_when_accepted_and_3_when_rejected() {
+    let mut resp = responder(SHARED_BROKER_PORT).await;
+    let proc = FixtureProc::new();
+    let thing = unique_thing("once");
+    let t = thing.clone();
+    let proc2 = FixtureProc::new();
+    let out = tokio::task::spawn_blocking(move || once_over_mqtt(&t, &proc2))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(&mut resp.seen, 20, "the once report", |s| s.thing == thing).await;
+
+    let thing = unique_thing("once-reject");
+    let t = thing.clone();
+    let out = tokio::task::spawn_blocking(move || once_over_mqtt(&t, &proc))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("ErrorCode=Throttled"), "{err}");
+}
