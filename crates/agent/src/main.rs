@@ -147,6 +147,8 @@ fn init_logging(level: LogLevel) {
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colour only on a terminal, not in the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

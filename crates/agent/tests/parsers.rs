@@ -163,3 +163,44 @@ fn a_missing_table_leaves_its_metrics_out_instead_of_reporting_empty() {
     // A missing IPv6 table only means IPv6 is off.
     assert_eq!(snap.udp_ports.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_custom_value_that_fails_its_type_is_left_out_and_the_rest_kept() {
+    use fleetward_agent::collect::CustomValue;
+    use fleetward_agent::collect::user::{MetricType, UserMetric, UserSource};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    generate::write_proc(dir.path(), 10);
+    let cmd = |name: &str, out: &str, kind| UserMetric {
+        name: name.to_owned(),
+        kind,
+        source: UserSource::Command {
+            argv: vec!["/bin/echo".to_owned(), out.to_owned()],
+            timeout: Duration::from_secs(5),
+        },
+    };
+    let opts = CollectOptions {
+        user: vec![
+            cmd("good", "42", MetricType::Number),
+            cmd("bad", "forty-two", MetricType::Number),
+            cmd("peers", "10.0.0.1 2001:db8::1", MetricType::IpList),
+        ],
+        ..CollectOptions::default()
+    };
+    let mut c = Collector::new(
+        Arc::new(DirSource::new(dir.path())),
+        Arc::new(FixedInterfaces::default()),
+        opts,
+    );
+    let snap = c.collect().await;
+    let names: Vec<&str> = snap.custom.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["good", "peers"]);
+    assert_eq!(snap.custom[0].value, CustomValue::Number(42.0));
+    let settings = ReportSettings {
+        format: Format::Json,
+        keys: KeyStyle::Long,
+        max_list_len: 10,
+    };
+    let payload = report::build(&snap, None, 9, &settings).unwrap();
+    decode_report(&payload, Format::Json, "t").unwrap();
+}
