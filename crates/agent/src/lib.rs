@@ -1,7 +1,4 @@
-//! # fleetward-agent
-//!
-//! A Linux device agent that reports AWS IoT Device Defender metrics from `/proc` over MQTT
-//! with mutual TLS, to Fleetward or AWS IoT Core. The data path, module by module:
+//! The data path, module by module:
 //!
 //! * [`collect`]: read the proc root (and getifaddrs) into an owned snapshot: listening TCP
 //!   and UDP ports, established connections, per-interface counters, custom metrics.
@@ -11,6 +8,8 @@
 //! * [`mqtt`]: TLS, MQTT 3.1.1/5, backoff, answers.
 //! * [`reporter`]: the embeddable API: start, stop, events.
 //! * [`config`]: TOML, environment and flags, validated with errors that name the key.
+//!
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 // Proc files, config and broker messages are untrusted: no unwrap outside tests.
 #![cfg_attr(
