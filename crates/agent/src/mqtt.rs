@@ -15,6 +15,8 @@ use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 use rustls::ClientConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::config::{Config, Protocol};
 
@@ -198,29 +200,53 @@ impl LinkOptions {
     }
 }
 
-/// An MQTT client and its event loop, either version.
-// One Link lives for the agent's lifetime, so the size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
+/// The client half: queues requests for the event loop task.
 pub enum Link {
     /// MQTT 3.1.1.
-    V4(rumqttc::AsyncClient, rumqttc::EventLoop),
+    V4(rumqttc::AsyncClient),
     /// MQTT 5.
-    V5(rumqttc::v5::AsyncClient, rumqttc::v5::EventLoop),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+/// The event loop half, driven by its own task.
+// One lives for the agent's lifetime, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Driver {
+    V4(rumqttc::EventLoop),
+    V5(rumqttc::v5::EventLoop),
+}
+
+/// One event from the driver task; after an error it waits `retry_in` before reconnecting.
+#[derive(Debug)]
+pub struct Driven {
+    /// What happened.
+    pub event: Result<LinkEvent, MqttError>,
+    /// The backoff delay that follows an error.
+    pub retry_in: Duration,
 }
 
 /// Requests the reporter may queue at once (subscribe, publish, disconnect).
 const CHANNEL: usize = 16;
 
 impl Link {
-    /// A client that connects on the first [`Link::poll`], with a clean session: reports are
-    /// only useful now, so nothing from an old session should be redelivered.
-    pub fn new(o: &LinkOptions) -> Self {
+    /// Spawns the event loop in its own task and returns the client and the loop's events.
+    ///
+    /// The loop runs apart from the reporter so that nothing ever cancels it halfway through
+    /// a TLS handshake (a `select!` on a timer would). The session is clean: reports are only
+    /// useful now, so nothing from an old session should be redelivered. After an error the
+    /// task waits `backoff(attempt, initial, max)` with jitter before reconnecting, and it
+    /// ends after our DISCONNECT is written or when the receiver is dropped.
+    pub fn spawn(
+        o: &LinkOptions,
+        initial: Duration,
+        max: Duration,
+    ) -> (Link, mpsc::Receiver<Driven>, JoinHandle<()>) {
         let transport = match &o.tls {
             Some(cfg) => Transport::tls_with_config(TlsConfiguration::Rustls(cfg.clone())),
             None => Transport::tcp(),
         };
         let timeout = o.connect_timeout.as_secs().max(1);
-        match o.protocol {
+        let (link, driver) = match o.protocol {
             Protocol::V311 => {
                 let mut opts = rumqttc::MqttOptions::new(&o.client_id, &o.host, o.port);
                 opts.set_keep_alive(o.keep_alive)
@@ -230,7 +256,7 @@ impl Link {
                 let mut net = el.network_options();
                 net.set_connection_timeout(timeout);
                 el.set_network_options(net);
-                Link::V4(client, el)
+                (Link::V4(client), Driver::V4(el))
             }
             Protocol::V5 => {
                 let mut opts = rumqttc::v5::MqttOptions::new(&o.client_id, &o.host, o.port);
@@ -239,23 +265,25 @@ impl Link {
                     .set_transport(transport)
                     .set_connection_timeout(timeout);
                 let (client, el) = rumqttc::v5::AsyncClient::new(opts, CHANNEL);
-                Link::V5(client, el)
+                (Link::V5(client), Driver::V5(el))
             }
-        }
+        };
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let task = tokio::spawn(drive(driver, tx, initial, max));
+        (link, rx, task)
     }
-
     /// Queues one SUBSCRIBE for both answer topics at QoS 1.
     pub fn subscribe(&self, topics: &Topics) -> Result<(), MqttError> {
         let filters = [topics.accepted.clone(), topics.rejected.clone()];
         let r = match self {
-            Link::V4(c, _) => c
+            Link::V4(c) => c
                 .try_subscribe_many(
                     filters
                         .into_iter()
                         .map(|f| rumqttc::SubscribeFilter::new(f, QoS::AtLeastOnce)),
                 )
                 .map_err(|e| e.to_string()),
-            Link::V5(c, _) => c
+            Link::V5(c) => c
                 .try_subscribe_many(filters.into_iter().map(|f| {
                     rumqttc::v5::mqttbytes::v5::Filter::new(
                         f,
@@ -270,10 +298,10 @@ impl Link {
     /// Queues a QoS 1 publish.
     pub fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), MqttError> {
         let r = match self {
-            Link::V4(c, _) => c
+            Link::V4(c) => c
                 .try_publish(topic, QoS::AtLeastOnce, false, payload)
                 .map_err(|e| e.to_string()),
-            Link::V5(c, _) => c
+            Link::V5(c) => c
                 .try_publish(
                     topic,
                     rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
@@ -288,17 +316,19 @@ impl Link {
     /// Queues a DISCONNECT.
     pub fn disconnect(&self) -> Result<(), MqttError> {
         let r = match self {
-            Link::V4(c, _) => c.try_disconnect().map_err(|e| e.to_string()),
-            Link::V5(c, _) => c.try_disconnect().map_err(|e| e.to_string()),
+            Link::V4(c) => c.try_disconnect().map_err(|e| e.to_string()),
+            Link::V5(c) => c.try_disconnect().map_err(|e| e.to_string()),
         };
         r.map_err(MqttError::Client)
     }
+}
 
+impl Driver {
     /// Drives the connection; connects first if needed. An error means the connection is
     /// down; polling again reconnects.
-    pub async fn poll(&mut self) -> Result<LinkEvent, MqttError> {
+    async fn poll(&mut self) -> Result<LinkEvent, MqttError> {
         match self {
-            Link::V4(_, el) => {
+            Driver::V4(el) => {
                 use rumqttc::{Event, Packet, SubscribeReasonCode};
                 let ev = el
                     .poll()
@@ -324,7 +354,7 @@ impl Link {
                     _ => LinkEvent::Other,
                 })
             }
-            Link::V5(_, el) => {
+            Driver::V5(el) => {
                 use rumqttc::v5::Event;
                 use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
                 let ev = el
@@ -351,6 +381,32 @@ impl Link {
                     _ => LinkEvent::Other,
                 })
             }
+        }
+    }
+}
+
+async fn drive(mut driver: Driver, tx: mpsc::Sender<Driven>, initial: Duration, max: Duration) {
+    let mut attempt: u32 = 0;
+    loop {
+        let event = driver.poll().await;
+        let retry_in = match &event {
+            Ok(LinkEvent::Connected) => {
+                attempt = 0;
+                Duration::ZERO
+            }
+            Ok(_) => Duration::ZERO,
+            Err(_) => {
+                let d = backoff(attempt, initial, max, fastrand::f64());
+                attempt = attempt.saturating_add(1);
+                d
+            }
+        };
+        let done = matches!(event, Ok(LinkEvent::DisconnectSent));
+        if tx.send(Driven { event, retry_in }).await.is_err() || done {
+            return;
+        }
+        if !retry_in.is_zero() {
+            tokio::time::sleep(retry_in).await;
         }
     }
 }

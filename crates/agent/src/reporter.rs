@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fleetward_proto::Format;
 use fleetward_proto::answer::{ErrorCode, Status};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, error, info, warn};
@@ -19,7 +19,7 @@ use crate::collect::ifaces::{InterfaceSource, SystemInterfaces};
 use crate::collect::{CollectOptions, Collector, DirSource, ProcSource};
 use crate::config::{Config, ConfigError};
 use crate::deltas::{CounterSet, DeltaTracker};
-use crate::mqtt::{self, Link, LinkEvent, LinkOptions, MqttError, Topics};
+use crate::mqtt::{self, Driven, Link, LinkEvent, LinkOptions, MqttError, Topics};
 use crate::report::{self, BuildError, ReportSettings};
 
 /// Any error the agent can report, each with a human sentence (its `Display`).
@@ -276,16 +276,19 @@ impl Reporter {
             interval.mul_f64(fastrand::f64())
         });
         let (stop, stop_rx) = watch::channel(false);
+        let (client, events, driver) = Link::spawn(
+            &link,
+            Duration::from_secs(config.mqtt.backoff_initial_secs),
+            Duration::from_secs(config.mqtt.backoff_max_secs),
+        );
         let state = Loop {
             pipeline,
-            link: Link::new(&link),
+            link: client,
+            events,
+            driver,
             topics,
             format: settings.format,
             interval,
-            backoff: (
-                Duration::from_secs(config.mqtt.backoff_initial_secs),
-                Duration::from_secs(config.mqtt.backoff_max_secs),
-            ),
             once: run.once,
             on_event,
         };
@@ -318,10 +321,11 @@ struct InFlight {
 struct Loop {
     pipeline: Pipeline,
     link: Link,
+    events: mpsc::Receiver<Driven>,
+    driver: JoinHandle<()>,
     topics: Topics,
     format: Format,
     interval: Duration,
-    backoff: (Duration, Duration),
     once: bool,
     on_event: EventHandler,
 }
@@ -339,7 +343,6 @@ impl Loop {
         let mut next = Instant::now() + first_delay;
         let mut connected = false;
         let mut ready = false;
-        let mut attempt: u32 = 0;
         let mut inflight: Option<InFlight> = None;
         let mut once_sent: Option<u64> = None;
         info!(
@@ -398,11 +401,12 @@ impl Loop {
                         }
                     }
                 }
-                ev = self.link.poll() => match ev {
+                driven = self.events.recv() => {
+                    let Some(Driven { event, retry_in }) = driven else { break };
+                    match event {
                     Ok(LinkEvent::Connected) => {
                         info!("connected");
                         connected = true;
-                        attempt = 0;
                         ready = false;
                         self.emit(Event::Connected);
                         // Subscribe before the first publish, or an answer could be missed.
@@ -461,14 +465,9 @@ impl Loop {
                             once_sent = None;
                             next = Instant::now();
                         }
-                        let delay = mqtt::backoff(attempt, self.backoff.0, self.backoff.1, fastrand::f64());
-                        attempt = attempt.saturating_add(1);
-                        warn!("{e}; reconnecting in {:.1} s", delay.as_secs_f64());
-                        self.emit(Event::MqttFailure { error: e.into(), retry_in: delay });
-                        tokio::select! {
-                            _ = stop.changed() => return Ok(None),
-                            _ = tokio::time::sleep(delay) => {}
-                        }
+                        warn!("{e}; reconnecting in {:.1} s", retry_in.as_secs_f64());
+                        self.emit(Event::MqttFailure { error: e.into(), retry_in });
+                    }
                     }
                 }
             }
@@ -516,23 +515,24 @@ impl Loop {
         Some(a.status)
     }
 
-    /// Sends DISCONNECT and drives the loop until it is written (at most 2 s).
+    /// Sends DISCONNECT and waits until it is written (at most 2 s), then ends the driver.
     async fn shutdown(&mut self, connected: bool) {
-        if !connected {
-            return;
-        }
-        if self.link.disconnect().is_err() {
-            return;
-        }
-        let drain = async {
-            loop {
-                match self.link.poll().await {
-                    Ok(LinkEvent::DisconnectSent) | Err(_) => break,
-                    Ok(_) => {}
+        if connected && self.link.disconnect().is_ok() {
+            let events = &mut self.events;
+            let drain = async {
+                while let Some(d) = events.recv().await {
+                    if matches!(d.event, Ok(LinkEvent::DisconnectSent) | Err(_)) {
+                        break;
+                    }
                 }
+            };
+            if tokio::time::timeout(Duration::from_secs(2), drain)
+                .await
+                .is_ok()
+            {
+                info!("disconnected");
             }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-        info!("disconnected");
+        }
+        self.driver.abort();
     }
 }
