@@ -243,6 +243,12 @@ pub struct RunOptions {
     pub once: bool,
 }
 
+/// The delay before the first report: `unit` (in `[0, 1)`) of the interval, so a fleet that
+/// restarts together (a power cut, a rollout) spreads its first reports over the interval.
+pub fn first_report_delay(interval: Duration, unit: f64) -> Duration {
+    interval.mul_f64(unit.clamp(0.0, 1.0))
+}
+
 /// A running reporter.
 pub struct Reporter {
     stop: watch::Sender<bool>,
@@ -271,10 +277,9 @@ impl Reporter {
         )?;
         let pipeline = Pipeline::new(&sources, config.collect_options(), settings);
         let interval = config.interval();
-        let first_delay = run.first_delay.unwrap_or_else(|| {
-            // Spread a fleet that restarts together over the whole interval.
-            interval.mul_f64(fastrand::f64())
-        });
+        let first_delay = run
+            .first_delay
+            .unwrap_or_else(|| first_report_delay(interval, fastrand::f64()));
         let (stop, stop_rx) = watch::channel(false);
         let (client, events, driver) = Link::spawn(
             &link,
@@ -404,70 +409,70 @@ impl Loop {
                 driven = self.events.recv() => {
                     let Some(Driven { event, retry_in }) = driven else { break };
                     match event {
-                    Ok(LinkEvent::Connected) => {
-                        info!("connected");
-                        connected = true;
-                        ready = false;
-                        self.emit(Event::Connected);
-                        // Subscribe before the first publish, or an answer could be missed.
-                        if let Err(e) = self.link.subscribe(&self.topics) {
-                            error!("{e}");
-                        }
-                    }
-                    Ok(LinkEvent::Subscribed { refused }) => {
-                        if !refused.is_empty() {
-                            let e = MqttError::Subscribe(format!(
-                                "{} or {}: {}; reports still go out but answers cannot be read",
-                                self.topics.accepted, self.topics.rejected, refused.join(", ")
-                            ));
-                            warn!("{e}");
-                            self.emit(Event::MqttFailure { error: e.into(), retry_in: Duration::ZERO });
-                        }
-                        ready = true;
-                        self.emit(Event::Ready);
-                    }
-                    Ok(LinkEvent::PublishSent(pkid)) => {
-                        if let Some(f) = inflight.as_mut().filter(|f| f.pkid.is_none()) {
-                            f.pkid = Some(pkid);
-                        }
-                    }
-                    Ok(LinkEvent::PubAck(pkid)) => {
-                        if inflight.as_ref().is_some_and(|f| f.pkid == Some(pkid))
-                            && let Some(f) = inflight.take()
-                        {
-                            self.pipeline.sent(&f.prepared);
-                            info!(report_id = f.prepared.report_id, "report published");
-                            self.emit(Event::Published {
-                                report_id: f.prepared.report_id,
-                                bytes: f.prepared.payload.len(),
-                            });
-                        }
-                    }
-                    Ok(LinkEvent::Message { topic, payload }) => {
-                        if let Some(status) = self.answer(&topic, &payload)
-                            && self.once
-                        {
-                            let id = mqtt::decode_answer(&payload, self.format).ok().and_then(|a| a.report_id);
-                            if id.is_none() || id == once_sent {
-                                self.shutdown(connected).await;
-                                return Ok(Some(status));
+                        Ok(LinkEvent::Connected) => {
+                            info!("connected");
+                            connected = true;
+                            ready = false;
+                            self.emit(Event::Connected);
+                            // Subscribe before the first publish, or an answer could be missed.
+                            if let Err(e) = self.link.subscribe(&self.topics) {
+                                error!("{e}");
                             }
                         }
-                    }
-                    Ok(LinkEvent::Other | LinkEvent::DisconnectSent) => {}
-                    Err(e) => {
-                        connected = false;
-                        ready = false;
-                        // Its PUBACK will never come: the report is lost, the baseline stays,
-                        // and the next report covers its traffic too.
-                        inflight = None;
-                        if self.once && once_sent.is_some() {
-                            once_sent = None;
-                            next = Instant::now();
+                        Ok(LinkEvent::Subscribed { refused }) => {
+                            if !refused.is_empty() {
+                                let e = MqttError::Subscribe(format!(
+                                    "{} or {}: {}; reports still go out but answers cannot be read",
+                                    self.topics.accepted, self.topics.rejected, refused.join(", ")
+                                ));
+                                warn!("{e}");
+                                self.emit(Event::MqttFailure { error: e.into(), retry_in: Duration::ZERO });
+                            }
+                            ready = true;
+                            self.emit(Event::Ready);
                         }
-                        warn!("{e}; reconnecting in {:.1} s", retry_in.as_secs_f64());
-                        self.emit(Event::MqttFailure { error: e.into(), retry_in });
-                    }
+                        Ok(LinkEvent::PublishSent(pkid)) => {
+                            if let Some(f) = inflight.as_mut().filter(|f| f.pkid.is_none()) {
+                                f.pkid = Some(pkid);
+                            }
+                        }
+                        Ok(LinkEvent::PubAck(pkid)) => {
+                            if inflight.as_ref().is_some_and(|f| f.pkid == Some(pkid))
+                                && let Some(f) = inflight.take()
+                            {
+                                self.pipeline.sent(&f.prepared);
+                                info!(report_id = f.prepared.report_id, "report published");
+                                self.emit(Event::Published {
+                                    report_id: f.prepared.report_id,
+                                    bytes: f.prepared.payload.len(),
+                                });
+                            }
+                        }
+                        Ok(LinkEvent::Message { topic, payload }) => {
+                            if let Some(status) = self.answer(&topic, &payload)
+                                && self.once
+                            {
+                                let id = mqtt::decode_answer(&payload, self.format).ok().and_then(|a| a.report_id);
+                                if id.is_none() || id == once_sent {
+                                    self.shutdown(connected).await;
+                                    return Ok(Some(status));
+                                }
+                            }
+                        }
+                        Ok(LinkEvent::Other | LinkEvent::DisconnectSent) => {}
+                        Err(e) => {
+                            connected = false;
+                            ready = false;
+                            // Its PUBACK will never come: the report is lost, the baseline stays,
+                            // and the next report covers its traffic too.
+                            inflight = None;
+                            if self.once && once_sent.is_some() {
+                                once_sent = None;
+                                next = Instant::now();
+                            }
+                            warn!("{e}; reconnecting in {:.1} s", retry_in.as_secs_f64());
+                            self.emit(Event::MqttFailure { error: e.into(), retry_in });
+                        }
                     }
                 }
             }
@@ -534,5 +539,54 @@ impl Loop {
             }
         }
         self.driver.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_report_is_spread_over_the_interval() {
+        let i = Duration::from_secs(300);
+        assert_eq!(first_report_delay(i, 0.0), Duration::ZERO);
+        assert_eq!(first_report_delay(i, 0.5), Duration::from_secs(150));
+        assert!(first_report_delay(i, 0.999_999) < i);
+        assert_eq!(first_report_delay(i, f64::NAN.max(2.0)), i);
+        let a: Vec<Duration> = (0..50)
+            .map(|_| first_report_delay(i, fastrand::f64()))
+            .collect();
+        assert!(a.iter().all(|d| *d < i));
+        assert!(a.iter().any(|d| *d != a[0]), "random, not constant");
+    }
+
+    #[test]
+    fn every_error_has_a_sentence() {
+        let errors = [
+            AgentError::Config(ConfigError {
+                key: "mqtt.port".into(),
+                message: "0 is not a port".into(),
+            }),
+            AgentError::Mqtt(MqttError::Connection("refused".into())),
+            AgentError::Mqtt(MqttError::Tls("ca.pem: no certificate".into())),
+            AgentError::Mqtt(MqttError::Subscribe("not authorized".into())),
+            AgentError::Mqtt(MqttError::Topic("bad".into())),
+            AgentError::Mqtt(MqttError::Client("full".into())),
+            AgentError::Build(BuildError::Empty),
+            AgentError::Build(BuildError::TooLarge { len: 200_000 }),
+            AgentError::Task("panicked".into()),
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(s.len() > 10 && !s.contains("Error("), "{s}");
+        }
+        let ev = Event::MqttFailure {
+            error: AgentError::Mqtt(MqttError::Connection("refused".into())),
+            retry_in: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            ev.to_string(),
+            "MQTT connection failed: refused; retrying in 1.5 s"
+        );
     }
 }
