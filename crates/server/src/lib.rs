@@ -13,6 +13,7 @@
 
 pub mod broker;
 pub mod cli;
+pub mod detect;
 pub mod http;
 pub mod identity;
 pub mod ingest;
