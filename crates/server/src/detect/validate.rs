@@ -1,7 +1,7 @@
 //! `ValidateSecurityProfileBehaviors` (service-side.md §1.3): every reason a list of behaviors
 //! cannot be evaluated, each naming the field it is about.
 //!
-//! The same checks produce the [`Checked`] form the engine compiles from, so a behavior that
+//! The same checks produce the checked form the engine compiles from, so a behavior that
 //! validates always compiles and the two can never disagree.
 
 use core::fmt;
