@@ -236,6 +236,12 @@ async fn connect(
         client_auth: Some((cert.into_bytes(), key.into_bytes())),
     }));
     let (client, mut eventloop) = AsyncClient::new(opts, 64);
+    // Without this the device's PUBACK of one answer and its next report wait on each other
+    // under Nagle's algorithm and the server's delayed ACK (up to 40 ms), which would measure
+    // the client's socket option rather than the server. Real agents should set it too.
+    let mut net = eventloop.network_options();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
     let dev = Arc::new(Dev {
         thing,
         client,

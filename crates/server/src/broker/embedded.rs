@@ -147,10 +147,15 @@ impl EmbeddedBroker {
     }
 }
 
+/// Listener settings shared by both listeners. `nodelay`: an answer and the PUBACK before it
+/// are small writes in quick succession, and with Nagle's algorithm the second waits for the
+/// device's delayed ACK (up to 40 ms on Linux); measured with bench_ingest, disabling it cut
+/// the paced p50 from about 26 ms to a few ms.
 fn base(cfg: &EmbeddedConfig, name: &str, addr: SocketAddr) -> Builder {
     Builder::new()
         .name(name)
         .laddr(addr)
+        .nodelay(true)
         .allow_anonymous(false)
         .max_packet_size(cfg.max_packet_size)
         .max_connections(1_000_000)
