@@ -376,3 +376,30 @@ async fn a_flooding_device_is_throttled_and_others_still_report() {
     // Stored: flood-a's first report and calm-b's.
     assert_eq!(srv.store().count_reports().await.unwrap(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_racing_its_original_is_answered_after_the_commit() {
+    let srv = start(|_| {}).await;
+    let creds = srv.provision("race-a").await;
+    let mut d = Device::connect(srv.mqtt_addr(), "race-a", Some(&creds), &creds.ca).await;
+    d.expect_connected().await;
+    d.subscribe_answers(Format::Json).await;
+    // Both copies are in the pipeline at once (reports of a connection run concurrently).
+    for _ in 0..2 {
+        d.client
+            .publish(
+                "$aws/things/race-a/defender/metrics/json",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                report_json(42, 1),
+            )
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        let (_, a) = d.answer(Format::Json).await;
+        assert_eq!((a.status, a.report_id), (Status::Accepted, Some(42)));
+        // ACCEPTED means stored, for the copy answered first too.
+        assert_eq!(srv.store().count_reports().await.unwrap(), 1);
+    }
+}

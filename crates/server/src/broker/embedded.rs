@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytestring::ByteString;
 use dashmap::DashMap;
+use fleetward_proto::Format;
 use fleetward_proto::answer::{self, Status};
 use fleetward_proto::topic::{self, Kind, Topic};
 use rmqtt::codec::types::{Publish as CodecPublish, QoS};
@@ -23,6 +24,7 @@ use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
 use rmqtt::session::Session;
 use rmqtt::types::{AuthResult, From, Id, Publish, PublishAclResult, SubscribeReturn};
+use tokio::sync::Semaphore;
 
 use super::authz::{Authorizer, Principal};
 use super::{BrokerEvent, EventTx, now_ms};
@@ -30,6 +32,11 @@ use crate::identity::Action;
 use crate::ingest::Pipeline;
 
 const TLS_LISTENER: u16 = 1;
+/// Reports one connection may have in the pipeline at once: enough to fill commit batches,
+/// few enough that one flooding device cannot take the whole pipeline.
+const CONN_IN_FLIGHT: usize = 32;
+/// Reports in the pipeline across all connections.
+const GLOBAL_IN_FLIGHT: usize = 4096;
 const DEV_LISTENER: u16 = 2;
 
 /// Where and how the embedded broker listens.
@@ -92,6 +99,7 @@ impl EmbeddedBroker {
             pipeline,
             events,
             principals: DashMap::new(),
+            inflight: Arc::new(Semaphore::new(GLOBAL_IN_FLIGHT)),
             prefix: cfg.prefix.clone(),
             scx: scx.clone(),
         });
@@ -201,9 +209,18 @@ struct Hooks {
     events: EventTx,
     /// Connected principals by (client id, connection creation time): a client id can be
     /// taken over by a new connection before the old one's disconnect is processed.
-    principals: DashMap<(String, i64), Principal>,
+    principals: DashMap<(String, i64), Conn>,
+    /// Reports being ingested across all connections; when storage lags, permits run out and
+    /// the broker stops reading (backpressure).
+    inflight: Arc<Semaphore>,
     prefix: String,
     scx: ServerContext,
+}
+
+/// A connected principal and its in-flight bound.
+struct Conn {
+    principal: Principal,
+    inflight: Arc<Semaphore>,
 }
 
 struct HookHandler(Arc<Hooks>);
@@ -265,12 +282,8 @@ impl Handler for HookHandler {
             }
             Parameter::ClientDisconnected(s, _) => {
                 let key = (s.id.client_id.to_string(), s.id.create_time);
-                if let Some((
-                    _,
-                    Principal {
-                        thing: Some(thing), ..
-                    },
-                )) = h.principals.remove(&key)
+                if let Some((_, conn)) = h.principals.remove(&key)
+                    && let Some(thing) = conn.principal.thing
                 {
                     h.events.emit(BrokerEvent::Disconnect {
                         thing,
@@ -307,7 +320,13 @@ impl Hooks {
                     success: true,
                     at,
                 });
-                self.principals.insert((client_id, id.create_time), p);
+                self.principals.insert(
+                    (client_id, id.create_time),
+                    Conn {
+                        principal: p,
+                        inflight: Arc::new(Semaphore::new(CONN_IN_FLIGHT)),
+                    },
+                );
                 true
             }
             Err((why, thing)) => {
@@ -326,13 +345,13 @@ impl Hooks {
     fn principal(&self, s: &Session) -> Option<Principal> {
         self.principals
             .get(&(s.id.client_id.to_string(), s.id.create_time))
-            .map(|e| e.value().clone())
+            .map(|e| e.value().principal.clone())
     }
 
     fn thing_of(&self, s: &Session) -> Option<String> {
         self.principals
             .get(&(s.id.client_id.to_string(), s.id.create_time))
-            .and_then(|e| e.value().thing.clone())
+            .and_then(|e| e.value().principal.thing.clone())
     }
 
     /// Decides and, on denial, counts an authorization failure.
@@ -353,8 +372,13 @@ impl Hooks {
 
     /// rmqtt runs this before the publish ACL, so ingest only what the policy allows; the
     /// ACL hook then refuses (and counts) the rest.
-    async fn on_publish(&self, s: &Session, p: &Publish) {
-        let Some(principal) = self.principal(s) else {
+    async fn on_publish(self: &Arc<Self>, s: &Session, p: &Publish) {
+        let key = (s.id.client_id.to_string(), s.id.create_time);
+        let Some((principal, conn_inflight)) = self
+            .principals
+            .get(&key)
+            .map(|e| (e.value().principal.clone(), e.value().inflight.clone()))
+        else {
             return;
         };
         let topic: &str = &p.inner.topic;
@@ -376,11 +400,30 @@ impl Hooks {
         if m.topic.kind != Kind::Publish {
             return;
         }
-        match self
-            .pipeline
-            .ingest(m.thing, m.topic.format, &p.inner.payload, at)
-            .await
-        {
+        // Waiting for permits here is the backpressure: rmqtt reads this connection's next
+        // packet only when the hook returns. Within the bounds, reports of one connection are
+        // ingested concurrently so commit batches fill up; the answer still waits for the
+        // commit inside `Pipeline::ingest`.
+        let (Ok(conn_permit), Ok(global_permit)) = (
+            conn_inflight.acquire_owned().await,
+            self.inflight.clone().acquire_owned().await,
+        ) else {
+            return;
+        };
+        let (hooks, thing, format, payload) = (
+            self.clone(),
+            m.thing.to_owned(),
+            m.topic.format,
+            p.inner.payload.clone(),
+        );
+        tokio::spawn(async move {
+            hooks.ingest_and_answer(&thing, format, &payload, at).await;
+            drop((conn_permit, global_permit));
+        });
+    }
+
+    async fn ingest_and_answer(&self, thing: &str, format: Format, payload: &[u8], at: i64) {
+        match self.pipeline.ingest(thing, format, payload, at).await {
             Ok(ans) => {
                 let kind = if ans.status == Status::Accepted {
                     Kind::Accepted
@@ -388,15 +431,12 @@ impl Hooks {
                     Kind::Rejected
                 };
                 let mut buf = [0u8; 256];
-                let t = Topic {
-                    format: m.topic.format,
-                    kind,
-                };
-                if let Ok(reply) = topic::build(&mut buf, &self.prefix, m.thing, t) {
-                    publish(&self.scx, reply, answer::to_vec(&ans, m.topic.format)).await;
+                let t = Topic { format, kind };
+                if let Ok(reply) = topic::build(&mut buf, &self.prefix, thing, t) {
+                    publish(&self.scx, reply, answer::to_vec(&ans, format)).await;
                 }
             }
-            Err(e) => tracing::error!(thing = m.thing, error = %e, "report not answered"),
+            Err(e) => tracing::error!(thing, error = %e, "report not answered"),
         }
     }
 }

@@ -69,8 +69,10 @@ pub enum IngestError {
     Stopped,
 }
 
+/// A report to store, or (`None`) a barrier: its completion means every job queued before it
+/// has been committed or has failed.
 struct Job {
-    report: StoredReport,
+    report: Option<StoredReport>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -152,11 +154,7 @@ impl Pipeline {
                 .unwrap_or_else(PoisonError::into_inner);
             let previous = last.get(thing).copied();
             match admit(previous, report_id, now, self.inner.min_interval_ms) {
-                Admission::Redelivery => {
-                    stats.accepted.fetch_add(1, Relaxed);
-                    stats.redelivered.fetch_add(1, Relaxed);
-                    return Ok(outcome.answer);
-                }
+                Admission::Redelivery => None,
                 Admission::Throttled { wait_ms } => {
                     stats.rejected.fetch_add(1, Relaxed);
                     stats.throttled.fetch_add(1, Relaxed);
@@ -183,9 +181,31 @@ impl Pipeline {
                             received_at: now,
                         },
                     );
-                    previous
+                    Some(previous)
                 }
             }
+        };
+        let Some(previous) = previous else {
+            // The original may still be on its way to the disk (reports of one connection
+            // are processed concurrently): answer only once everything queued before now is
+            // committed, and only if the original is what got stored.
+            self.barrier().await?;
+            let stored = {
+                let last = self
+                    .inner
+                    .last
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                last.get(thing).is_some_and(|l| l.report_id == report_id)
+            };
+            if !stored {
+                return Err(IngestError::Store(format!(
+                    "report {report_id} of {thing} was redelivered but its original was not stored"
+                )));
+            }
+            stats.accepted.fetch_add(1, Relaxed);
+            stats.redelivered.fetch_add(1, Relaxed);
+            return Ok(outcome.answer);
         };
         let stored = StoredReport {
             thing: thing.to_owned(),
@@ -224,6 +244,14 @@ impl Pipeline {
     }
 
     async fn commit(&self, report: StoredReport) -> Result<(), IngestError> {
+        self.enqueue(Some(report)).await
+    }
+
+    async fn barrier(&self) -> Result<(), IngestError> {
+        self.enqueue(None).await
+    }
+
+    async fn enqueue(&self, report: Option<StoredReport>) -> Result<(), IngestError> {
         let (done, wait) = oneshot::channel();
         self.inner
             .tx
@@ -247,20 +275,30 @@ async fn writer(
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
-        let reports: Vec<StoredReport> = jobs.iter().map(|j| j.report.clone()).collect();
-        let result = store.insert_reports(&reports).await;
+        let mut reports = Vec::with_capacity(jobs.len());
+        let mut waiters = Vec::with_capacity(jobs.len());
+        for job in jobs.drain(..) {
+            reports.extend(job.report);
+            waiters.push(job.done);
+        }
+        let result = if reports.is_empty() {
+            Ok(0)
+        } else {
+            store.insert_reports(&reports).await
+        };
         match &result {
-            Ok(_) => {
+            Ok(_) if !reports.is_empty() => {
                 for sink in &sinks {
                     sink.reports_stored(&reports);
                 }
             }
+            Ok(_) => {}
             Err(e) => tracing::error!(error = %e, batch = reports.len(), "storing reports failed"),
         }
         let result = result.map(|_| ()).map_err(|e| e.to_string());
-        for job in jobs.drain(..) {
+        for done in waiters {
             // A handler that gave up waiting is fine: its report is stored regardless.
-            let _ = job.done.send(result.clone());
+            let _ = done.send(result.clone());
         }
     }
 }
