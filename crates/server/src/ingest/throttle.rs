@@ -38,6 +38,11 @@ pub fn admit(last: Option<Last>, report_id: u64, now: i64, min_interval_ms: i64)
     if last.report_id == report_id {
         return Admission::Redelivery;
     }
+    // Zero disables throttling outright: reports of one connection are admitted concurrently,
+    // so `now` can be a little older than the last admitted report's time.
+    if min_interval_ms <= 0 {
+        return Admission::Accept;
+    }
     let next = last.received_at.saturating_add(min_interval_ms);
     if now < next {
         Admission::Throttled {
@@ -104,5 +109,7 @@ mod tests {
             received_at: 5,
         });
         assert_eq!(admit(last, 2, 5, 0), Admission::Accept);
+        // Even for a report stamped before the last admitted one (concurrent admission).
+        assert_eq!(admit(last, 3, 4, 0), Admission::Accept);
     }
 }
