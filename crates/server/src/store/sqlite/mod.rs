@@ -204,6 +204,58 @@ const GROUP_EXISTS: &str = "SELECT 1 FROM thing_groups WHERE name = $1";
 const CERT_EXISTS: &str = "SELECT 1 FROM certificates WHERE id = $1";
 const POLICY_EXISTS: &str = "SELECT 1 FROM policies WHERE name = $1";
 
+/// One side of a link between two resources: what it is called in errors and how to check it
+/// exists.
+struct Link {
+    kind: &'static str,
+    exists: &'static str,
+}
+
+impl Link {
+    const THING: Link = Link {
+        kind: "thing",
+        exists: THING_EXISTS,
+    };
+    const GROUP: Link = Link {
+        kind: "thing group",
+        exists: GROUP_EXISTS,
+    };
+    const CERT: Link = Link {
+        kind: "certificate",
+        exists: CERT_EXISTS,
+    };
+    const POLICY: Link = Link {
+        kind: "policy",
+        exists: POLICY_EXISTS,
+    };
+}
+
+impl SqliteStore {
+    /// Links two existing resources with `insert` (idempotent), checking both exist in the same
+    /// transaction so a concurrent delete cannot leave a dangling link; `NotFound` names the
+    /// missing side.
+    async fn link(
+        &self,
+        (a, a_name): (Link, &str),
+        (b, b_name): (Link, &str),
+        insert: &'static str,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (side, name) in [(&a, a_name), (&b, b_name)] {
+            if !exists(&mut tx, side.exists, name).await? {
+                return Err(not_found(side.kind, name));
+            }
+        }
+        sqlx::query(insert)
+            .bind(a_name)
+            .bind(b_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
 /// The u64 report id as SQL's signed BIGINT, bit for bit, so ids above `i64::MAX` stay
 /// distinct and read back unchanged.
 fn report_id_to_sql(id: u64) -> i64 {
@@ -641,23 +693,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_thing_to_group(&self, group: &str, thing: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        if !exists(&mut tx, GROUP_EXISTS, group).await? {
-            return Err(not_found("thing group", group));
-        }
-        if !exists(&mut tx, THING_EXISTS, thing).await? {
-            return Err(not_found("thing", thing));
-        }
-        sqlx::query(
-            "INSERT INTO thing_group_members (group_name, thing_name) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(group)
-        .bind(thing)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.link((Link::GROUP, group), (Link::THING, thing), "INSERT INTO thing_group_members (group_name, thing_name) VALUES ($1, $2) ON CONFLICT DO NOTHING").await
     }
 
     async fn remove_thing_from_group(&self, group: &str, thing: &str) -> StoreResult<()> {
@@ -875,23 +911,7 @@ impl Store for SqliteStore {
     }
 
     async fn attach_thing_principal(&self, thing: &str, cert_id: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        if !exists(&mut tx, THING_EXISTS, thing).await? {
-            return Err(not_found("thing", thing));
-        }
-        if !exists(&mut tx, CERT_EXISTS, cert_id).await? {
-            return Err(not_found("certificate", cert_id));
-        }
-        sqlx::query(
-            "INSERT INTO thing_principals (thing_name, cert_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(thing)
-        .bind(cert_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.link((Link::THING, thing), (Link::CERT, cert_id), "INSERT INTO thing_principals (thing_name, cert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").await
     }
 
     async fn detach_thing_principal(&self, thing: &str, cert_id: &str) -> StoreResult<()> {
@@ -986,23 +1006,7 @@ impl Store for SqliteStore {
     }
 
     async fn attach_policy(&self, policy: &str, cert_id: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        if !exists(&mut tx, POLICY_EXISTS, policy).await? {
-            return Err(not_found("policy", policy));
-        }
-        if !exists(&mut tx, CERT_EXISTS, cert_id).await? {
-            return Err(not_found("certificate", cert_id));
-        }
-        sqlx::query(
-            "INSERT INTO policy_attachments (policy_name, cert_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(policy)
-        .bind(cert_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)
+        self.link((Link::POLICY, policy), (Link::CERT, cert_id), "INSERT INTO policy_attachments (policy_name, cert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING").await
     }
 
     async fn principal_policies(&self, cert_id: &str) -> StoreResult<Vec<Policy>> {
