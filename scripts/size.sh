@@ -6,11 +6,8 @@
 # which holds the same runtime, panic handler and input data but calls no library code. Then it
 # lists, per image, the symbols that are not in the baseline, grouped by crate and largest first.
 #
-# Usage: scripts/size.sh [--top N] [--features F] [--experiments]
+# Usage: scripts/size.sh [--top N]
 #   --top N        symbols listed per image (default 25)
-#   --features F   extra cargo features of the probe, e.g. ryu-small
-#   --experiments  also build and measure the exp_* images (copies of library code with one
-#                  change each; see docs/size.md)
 # Needs: rustup, cargo, readelf (binutils) and nm (binutils, for Rust demangling).
 set -euo pipefail
 
@@ -18,25 +15,13 @@ TARGET=thumbv7em-none-eabihf
 BINS=(baseline topics topic_build topic_parse topics_str topic_build_str
       encoder_json encoder_cbor encoder_both
       answer_decode answer_decode_json answer_decode_cbor)
-EXP_BINS=(exp_topics_copy exp_topics_split_once exp_topics_bytes exp_topics_string
-          exp_ip_core exp_ip_manual
-          exp_encoder_copy exp_encoder_manual_ip exp_encoder_int_bits exp_encoder_both_changes
-          exp_encoder_json_copy exp_encoder_json_changes
-          exp_encoder_cbor_copy exp_encoder_cbor_changes)
 TOP=25
-features=()
 while [ $# -gt 0 ]; do
     case $1 in
         --top) TOP=$2; shift 2 ;;
-        --features) features+=("$2"); shift 2 ;;
-        --experiments) features+=(experiments); BINS+=("${EXP_BINS[@]}"); shift ;;
-        *) echo "usage: $0 [--top N] [--features F] [--experiments]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--top N]" >&2; exit 2 ;;
     esac
 done
-feature_args=()
-if [ ${#features[@]} -gt 0 ]; then
-    feature_args=(--features "$(IFS=,; echo "${features[*]}")")
-fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 probe=$root/embedded/size-probe
@@ -69,8 +54,7 @@ if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
 fi
 
 echo "== build"
-(cd "$probe" && cargo build --release --locked --bins ${feature_args[@]+"${feature_args[@]}"})
-echo "features: ${features[*]:-(none)}"
+(cd "$probe" && cargo build --release --locked --bins)
 out=$probe/target/$TARGET/release
 
 # Size in bytes of section $2 of ELF $1 (0 if absent), from `readelf -S --wide`.
