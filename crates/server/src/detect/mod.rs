@@ -12,6 +12,8 @@ pub mod catalog;
 pub mod cidr;
 pub mod engine;
 pub mod model;
+pub mod runtime;
+pub mod targets;
 pub mod topic;
 pub mod validate;
 
