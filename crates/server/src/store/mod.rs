@@ -161,6 +161,128 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<MetricDatum>>;
     /// Deletes reports and datapoints received before `before_ms`; returns how many rows went.
     async fn prune(&self, before_ms: i64) -> StoreResult<u64>;
+
+    // --- custom metrics -----------------------------------------------------------------
+    /// Creates a custom metric; `AlreadyExists` if the name is taken.
+    async fn create_custom_metric(&self, metric: &NewCustomMetric) -> StoreResult<CustomMetric>;
+    /// A custom metric by name.
+    async fn get_custom_metric(&self, name: &str) -> StoreResult<Option<CustomMetric>>;
+    /// Custom metrics in name order, a page at a time.
+    async fn list_custom_metrics(&self, page: &PageRequest) -> StoreResult<Page<CustomMetric>>;
+    /// Sets (or, with `None`, clears) a custom metric's display name; `NotFound` if absent.
+    async fn update_custom_metric(
+        &self,
+        name: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<CustomMetric>;
+    /// Deletes a custom metric; `NotFound` if absent.
+    async fn delete_custom_metric(&self, name: &str) -> StoreResult<()>;
+
+    // --- dimensions ---------------------------------------------------------------------
+    /// Creates a dimension; `AlreadyExists` if the name is taken.
+    async fn create_dimension(&self, dimension: &NewDimension) -> StoreResult<Dimension>;
+    /// A dimension by name.
+    async fn get_dimension(&self, name: &str) -> StoreResult<Option<Dimension>>;
+    /// Dimensions in name order, a page at a time.
+    async fn list_dimensions(&self, page: &PageRequest) -> StoreResult<Page<Dimension>>;
+    /// Replaces a dimension's values; `NotFound` if absent.
+    async fn update_dimension(
+        &self,
+        name: &str,
+        string_values: &[String],
+    ) -> StoreResult<Dimension>;
+    /// Deletes a dimension; `NotFound` if absent.
+    async fn delete_dimension(&self, name: &str) -> StoreResult<()>;
+
+    // --- security profiles --------------------------------------------------------------
+    /// Creates a security profile at version 1; `AlreadyExists` if the name is taken.
+    async fn create_security_profile(
+        &self,
+        profile: &NewSecurityProfile,
+    ) -> StoreResult<SecurityProfile>;
+    /// A security profile by name.
+    async fn get_security_profile(&self, name: &str) -> StoreResult<Option<SecurityProfile>>;
+    /// Security profiles in name order, a page at a time.
+    async fn list_security_profiles(
+        &self,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SecurityProfile>>;
+    /// Replaces a profile's content (its name is `profile.name`) and increments its version.
+    /// `NotFound` if absent; with `expected_version`, `Conflict` unless it is the current one.
+    async fn update_security_profile(
+        &self,
+        profile: &NewSecurityProfile,
+        expected_version: Option<i64>,
+    ) -> StoreResult<SecurityProfile>;
+    /// Deletes a profile with its targets and behavior states (violations and their events
+    /// stay, as history); `NotFound` if absent; `Conflict` on an `expected_version` mismatch.
+    async fn delete_security_profile(
+        &self,
+        name: &str,
+        expected_version: Option<i64>,
+    ) -> StoreResult<()>;
+    /// Attaches a profile to a target ARN (idempotent; the profile must exist).
+    async fn attach_security_profile(&self, profile: &str, target_arn: &str) -> StoreResult<()>;
+    /// Detaches a profile from a target ARN (idempotent).
+    async fn detach_security_profile(&self, profile: &str, target_arn: &str) -> StoreResult<()>;
+    /// The target ARNs of a profile, sorted; `NotFound` if the profile is absent.
+    async fn security_profile_targets(&self, profile: &str) -> StoreResult<Vec<String>>;
+    /// The profiles attached to a target ARN, sorted.
+    async fn target_security_profiles(&self, target_arn: &str) -> StoreResult<Vec<String>>;
+
+    // --- behavior states ----------------------------------------------------------------
+    /// Inserts or replaces behavior states, all in one transaction.
+    async fn upsert_behavior_states(&self, states: &[StoredBehaviorState]) -> StoreResult<()>;
+    /// All behavior states of a profile, ordered by thing then behavior.
+    async fn behavior_states(&self, profile: &str) -> StoreResult<Vec<StoredBehaviorState>>;
+    /// Deletes a thing's behavior states in every profile; returns how many went.
+    async fn delete_thing_behavior_states(&self, thing: &str) -> StoreResult<u64>;
+    /// Deletes a profile's behavior states on every thing; returns how many went.
+    async fn delete_profile_behavior_states(&self, profile: &str) -> StoreResult<u64>;
+
+    // --- violations ---------------------------------------------------------------------
+    /// Records a new active violation, or refreshes an active one (its behavior definition,
+    /// metric, last value and last time; `started_at` stays). `Conflict` if the id belongs to
+    /// a violation that has ended.
+    async fn upsert_violation(&self, violation: &NewViolation) -> StoreResult<()>;
+    /// A violation, active or ended, by id.
+    async fn get_violation(&self, violation_id: &str) -> StoreResult<Option<Violation>>;
+    /// Ends an active violation at `at_ms` and records its `alarm-cleared` or
+    /// `alarm-invalidated` event with `value`, atomically. `NotFound` if no active violation
+    /// has this id; `Conflict` for `in-alarm`.
+    async fn close_violation(
+        &self,
+        violation_id: &str,
+        event_type: ViolationEventType,
+        at_ms: i64,
+        value: Option<&serde_json::Value>,
+    ) -> StoreResult<()>;
+    /// Active violations, optionally of one thing and/or profile, by id, a page at a time.
+    async fn list_active_violations(
+        &self,
+        thing: Option<&str>,
+        profile: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Violation>>;
+    /// Records a violation event.
+    async fn insert_violation_event(&self, event: &ViolationEvent) -> StoreResult<()>;
+    /// Violation events matching `filter`, oldest first, a page at a time.
+    async fn list_violation_events(
+        &self,
+        filter: &ViolationEventFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ViolationEvent>>;
+    /// Sets a violation's verification state and description, on the violation and on its
+    /// events; `NotFound` if no violation has this id.
+    async fn set_violation_verification_state(
+        &self,
+        violation_id: &str,
+        state: VerificationState,
+        description: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Deletes violation events before `before_ms`, and violations that ended before it;
+    /// returns how many rows went.
+    async fn prune_violations(&self, before_ms: i64) -> StoreResult<u64>;
 }
 
 /// Whether a metric's values come from device reports (else from the broker).

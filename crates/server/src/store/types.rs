@@ -230,3 +230,274 @@ pub struct MetricDatum {
     /// The related MQTT topic, for cloud-side metrics that have one.
     pub topic: Option<String>,
 }
+
+// --- Rules Detect --------------------------------------------------------------------------
+
+/// A custom metric to create (CreateCustomMetric).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCustomMetric {
+    /// 1–128 of `[a-zA-Z0-9:_-]`; must not start with `aws:`.
+    pub name: String,
+    /// A friendly name for consoles.
+    pub display_name: Option<String>,
+    /// `string-list`, `ip-address-list`, `number-list` or `number`, as AWS spells them.
+    pub metric_type: String,
+}
+
+/// A stored custom metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomMetric {
+    /// Its name.
+    pub name: String,
+    /// A friendly name for consoles.
+    pub display_name: Option<String>,
+    /// `string-list`, `ip-address-list`, `number-list` or `number`.
+    pub metric_type: String,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// When it was last changed (epoch ms).
+    pub modified_at: i64,
+}
+
+/// A dimension to create (CreateDimension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDimension {
+    /// 1–128 of `[a-zA-Z0-9:_-]`.
+    pub name: String,
+    /// The dimension type; AWS has only `TOPIC_FILTER`.
+    pub dimension_type: String,
+    /// The values (MQTT topic filters for `TOPIC_FILTER`).
+    pub string_values: Vec<String>,
+}
+
+/// A stored dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dimension {
+    /// Its name.
+    pub name: String,
+    /// The dimension type, e.g. `TOPIC_FILTER`.
+    pub dimension_type: String,
+    /// The values.
+    pub string_values: Vec<String>,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// When it was last changed (epoch ms).
+    pub modified_at: i64,
+}
+
+/// The content of a security profile (CreateSecurityProfile, or the whole new content of an
+/// UpdateSecurityProfile; the API layer merges partial updates before calling the store).
+///
+/// The JSON values are stored verbatim; the store does not validate them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSecurityProfile {
+    /// 1–128 of `[a-zA-Z0-9:_-]`.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The AWS `behaviors` list (JSON array of `Behavior`).
+    pub behaviors: serde_json::Value,
+    /// The AWS `alertTargets` map (JSON object).
+    pub alert_targets: serde_json::Value,
+    /// The AWS `additionalMetricsToRetainV2` list (JSON array).
+    pub additional_metrics: serde_json::Value,
+}
+
+/// A stored security profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecurityProfile {
+    /// Its name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The AWS `behaviors` list.
+    pub behaviors: serde_json::Value,
+    /// The AWS `alertTargets` map.
+    pub alert_targets: serde_json::Value,
+    /// The AWS `additionalMetricsToRetainV2` list.
+    pub additional_metrics: serde_json::Value,
+    /// Starts at 1, increases by one on each update.
+    pub version: i64,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// When it was last changed (epoch ms).
+    pub modified_at: i64,
+}
+
+/// The detection engine's state for one behavior of one profile on one thing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBehaviorState {
+    /// The thing.
+    pub thing: String,
+    /// The security profile.
+    pub profile: String,
+    /// The behavior's name within the profile.
+    pub behavior: String,
+    /// The engine's `BehaviorState`, as JSON.
+    pub state: serde_json::Value,
+    /// When the engine last changed it (epoch ms).
+    pub updated_at: i64,
+}
+
+/// A violation event's type, as AWS spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViolationEventType {
+    /// The behavior started being violated.
+    InAlarm,
+    /// The behavior is no longer violated.
+    AlarmCleared,
+    /// The alarm ended without clearing (the behavior or profile changed or went away).
+    AlarmInvalidated,
+}
+
+impl ViolationEventType {
+    /// The AWS spelling: `in-alarm`, `alarm-cleared`, `alarm-invalidated`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ViolationEventType::InAlarm => "in-alarm",
+            ViolationEventType::AlarmCleared => "alarm-cleared",
+            ViolationEventType::AlarmInvalidated => "alarm-invalidated",
+        }
+    }
+
+    /// Parses the AWS spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ViolationEventType::InAlarm,
+            ViolationEventType::AlarmCleared,
+            ViolationEventType::AlarmInvalidated,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// What an operator decided a violation was (PutVerificationStateOnViolation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationState {
+    /// Not an actual problem.
+    FalsePositive,
+    /// Real, but expected.
+    BenignPositive,
+    /// A real problem.
+    TruePositive,
+    /// Not decided.
+    Unknown,
+}
+
+impl VerificationState {
+    /// The AWS spelling, e.g. `TRUE_POSITIVE`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VerificationState::FalsePositive => "FALSE_POSITIVE",
+            VerificationState::BenignPositive => "BENIGN_POSITIVE",
+            VerificationState::TruePositive => "TRUE_POSITIVE",
+            VerificationState::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Parses the AWS spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            VerificationState::FalsePositive,
+            VerificationState::BenignPositive,
+            VerificationState::TruePositive,
+            VerificationState::Unknown,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// An active violation to record or refresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewViolation {
+    /// 32 lowercase hex, chosen by the caller; AWS's `violationId`.
+    pub violation_id: String,
+    /// The violating thing.
+    pub thing: String,
+    /// The security profile.
+    pub profile: String,
+    /// The behavior's name.
+    pub behavior: String,
+    /// The behavior's metric name, if it has one.
+    pub metric: Option<String>,
+    /// The behavior as evaluated (AWS `Behavior` JSON), so history survives profile edits.
+    pub behavior_definition: serde_json::Value,
+    /// The value that last breached the behavior (AWS `MetricValue` JSON).
+    pub last_value: Option<serde_json::Value>,
+    /// When the violation started (epoch ms); kept from the first upsert.
+    pub started_at: i64,
+    /// When it was last seen (epoch ms).
+    pub last_at: i64,
+}
+
+/// A stored violation, active or ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// 32 lowercase hex.
+    pub violation_id: String,
+    /// The violating thing.
+    pub thing: String,
+    /// The security profile.
+    pub profile: String,
+    /// The behavior's name.
+    pub behavior: String,
+    /// The behavior's metric name, if it has one.
+    pub metric: Option<String>,
+    /// The behavior as evaluated (AWS `Behavior` JSON).
+    pub behavior_definition: serde_json::Value,
+    /// The value that last breached the behavior.
+    pub last_value: Option<serde_json::Value>,
+    /// When it started (epoch ms).
+    pub started_at: i64,
+    /// When it was last updated (epoch ms).
+    pub last_at: i64,
+    /// When it ended (epoch ms); `None` while active.
+    pub ended_at: Option<i64>,
+    /// What an operator decided it was.
+    pub verification_state: Option<VerificationState>,
+    /// The operator's note on that decision.
+    pub verification_description: Option<String>,
+}
+
+/// One violation event (ListViolationEvents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViolationEvent {
+    /// The violation it belongs to.
+    pub violation_id: String,
+    /// The thing.
+    pub thing: String,
+    /// The security profile.
+    pub profile: String,
+    /// The behavior's name.
+    pub behavior: String,
+    /// The behavior as evaluated (AWS `Behavior` JSON), if known.
+    pub behavior_definition: Option<serde_json::Value>,
+    /// What happened.
+    pub event_type: ViolationEventType,
+    /// When (epoch ms).
+    pub event_time: i64,
+    /// The metric value involved (AWS `MetricValue` JSON), if any.
+    pub value: Option<serde_json::Value>,
+    /// The violation's verification state; the store keeps it in step with the violation's.
+    pub verification_state: Option<VerificationState>,
+    /// The violation's verification description.
+    pub verification_description: Option<String>,
+}
+
+/// Which violation events to list: those in `[from_ms, to_ms)`, optionally of one thing
+/// and/or one security profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViolationEventFilter {
+    /// Only this thing's events.
+    pub thing: Option<String>,
+    /// Only this profile's events.
+    pub profile: Option<String>,
+    /// Start of the range (epoch ms, inclusive).
+    pub from_ms: i64,
+    /// End of the range (epoch ms, exclusive).
+    pub to_ms: i64,
+}

@@ -18,11 +18,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "detect",
+        sql: include_str!("../../../migrations/sqlite/0002_detect.sql"),
+    },
+];
 
 /// The schema version this build writes.
 pub(super) fn latest() -> i64 {

@@ -34,9 +34,11 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::{
-    CaCertificate, CertStatus, Certificate, CloudDatapoint, LastReport, MetricDatum, NewPolicy,
-    NewThing, NewThingGroup, Page, PageRequest, Policy, Store, StoreError, StoreResult,
-    StoredReport, Thing, ThingGroup, is_device_metric,
+    CaCertificate, CertStatus, Certificate, CloudDatapoint, CustomMetric, Dimension, LastReport,
+    MetricDatum, NewCustomMetric, NewDimension, NewPolicy, NewSecurityProfile, NewThing,
+    NewThingGroup, NewViolation, Page, PageRequest, Policy, SecurityProfile, Store, StoreError,
+    StoreResult, StoredBehaviorState, StoredReport, Thing, ThingGroup, VerificationState,
+    Violation, ViolationEvent, ViolationEventFilter, ViolationEventType, is_device_metric,
 };
 
 /// How long a connection waits for another process's lock (e.g. the CLI on the same file)
@@ -514,6 +516,126 @@ impl SqliteStore {
                 return Ok(total);
             }
         }
+    }
+}
+
+// --- Rules Detect rows ---------------------------------------------------------------------
+
+const ACTIVE: &str = "ACTIVE";
+const ENDED: &str = "ENDED";
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+fn opt_json(what: &str, row: &SqliteRow, column: &str) -> StoreResult<Option<serde_json::Value>> {
+    let text: Option<String> = row.try_get(column).map_err(db)?;
+    text.map(|t| from_json(what, &t)).transpose()
+}
+
+fn verification_from_row(row: &SqliteRow) -> StoreResult<Option<VerificationState>> {
+    let state: Option<String> = row.try_get("verification_state").map_err(db)?;
+    state
+        .map(|s| VerificationState::parse(&s).ok_or_else(|| corrupt("verification state", s)))
+        .transpose()
+}
+
+fn custom_metric_from_row(row: &SqliteRow) -> StoreResult<CustomMetric> {
+    Ok(CustomMetric {
+        name: row.try_get("name").map_err(db)?,
+        display_name: row.try_get("display_name").map_err(db)?,
+        metric_type: row.try_get("metric_type").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        modified_at: row.try_get("modified_at").map_err(db)?,
+    })
+}
+
+fn dimension_from_row(row: &SqliteRow) -> StoreResult<Dimension> {
+    let values: String = row.try_get("string_values").map_err(db)?;
+    Ok(Dimension {
+        name: row.try_get("name").map_err(db)?,
+        dimension_type: row.try_get("type").map_err(db)?,
+        string_values: from_json("dimension values", &values)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        modified_at: row.try_get("modified_at").map_err(db)?,
+    })
+}
+
+fn profile_from_row(row: &SqliteRow) -> StoreResult<SecurityProfile> {
+    let behaviors: String = row.try_get("behaviors").map_err(db)?;
+    let alert_targets: String = row.try_get("alert_targets").map_err(db)?;
+    let additional: String = row.try_get("additional_metrics").map_err(db)?;
+    Ok(SecurityProfile {
+        name: row.try_get("name").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        behaviors: from_json("security profile behaviors", &behaviors)?,
+        alert_targets: from_json("security profile alert targets", &alert_targets)?,
+        additional_metrics: from_json("security profile additional metrics", &additional)?,
+        version: row.try_get("version").map_err(db)?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        modified_at: row.try_get("modified_at").map_err(db)?,
+    })
+}
+
+const PROFILE_COLUMNS: &str = "SELECT name, description, behaviors, alert_targets, additional_metrics, version, created_at, modified_at FROM security_profiles";
+
+fn behavior_state_from_row(row: &SqliteRow) -> StoreResult<StoredBehaviorState> {
+    let state: String = row.try_get("state").map_err(db)?;
+    Ok(StoredBehaviorState {
+        thing: row.try_get("thing").map_err(db)?,
+        profile: row.try_get("profile").map_err(db)?,
+        behavior: row.try_get("behavior").map_err(db)?,
+        state: from_json("behavior state", &state)?,
+        updated_at: row.try_get("updated_at").map_err(db)?,
+    })
+}
+
+const VIOLATION_COLUMNS: &str = "SELECT violation_id, thing, security_profile, behavior, metric, status, verification_state, verification_description, started_at, last_updated_at, ended_at, last_value, behavior_definition FROM violations";
+
+fn violation_from_row(row: &SqliteRow) -> StoreResult<Violation> {
+    Ok(Violation {
+        violation_id: row.try_get("violation_id").map_err(db)?,
+        thing: row.try_get("thing").map_err(db)?,
+        profile: row.try_get("security_profile").map_err(db)?,
+        behavior: row.try_get("behavior").map_err(db)?,
+        metric: row.try_get("metric").map_err(db)?,
+        behavior_definition: opt_json("violation behavior", row, "behavior_definition")?
+            .unwrap_or(serde_json::Value::Null),
+        last_value: opt_json("violation value", row, "last_value")?,
+        started_at: row.try_get("started_at").map_err(db)?,
+        last_at: row.try_get("last_updated_at").map_err(db)?,
+        ended_at: row.try_get("ended_at").map_err(db)?,
+        verification_state: verification_from_row(row)?,
+        verification_description: row.try_get("verification_description").map_err(db)?,
+    })
+}
+
+fn violation_event_from_row(row: &SqliteRow) -> StoreResult<ViolationEvent> {
+    let event_type: String = row.try_get("event_type").map_err(db)?;
+    Ok(ViolationEvent {
+        violation_id: row.try_get("violation_id").map_err(db)?,
+        thing: row.try_get("thing").map_err(db)?,
+        profile: row.try_get("security_profile").map_err(db)?,
+        behavior: row.try_get("behavior").map_err(db)?,
+        behavior_definition: opt_json("violation event behavior", row, "behavior_definition")?,
+        event_type: ViolationEventType::parse(&event_type)
+            .ok_or_else(|| corrupt("violation event type", event_type))?,
+        event_time: row.try_get("event_time").map_err(db)?,
+        value: opt_json("violation event value", row, "value")?,
+        verification_state: verification_from_row(row)?,
+        verification_description: row.try_get("verification_description").map_err(db)?,
+    })
+}
+
+const INSERT_VIOLATION_EVENT: &str = "INSERT INTO violation_events (violation_id, thing, security_profile, behavior, event_type, event_time, value, verification_state, verification_description, behavior_definition) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// `Conflict` unless `current` is the `expected` version (when one is expected).
+fn check_version(name: &str, current: i64, expected: Option<i64>) -> StoreResult<()> {
+    match expected {
+        Some(want) if want != current => Err(StoreError::Conflict(format!(
+            "security profile '{name}' is at version {current}, not the expected version {want}"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -1161,5 +1283,718 @@ impl Store for SqliteStore {
             )
             .await?;
         Ok(reports + cloud)
+    }
+
+    // --- custom metrics -----------------------------------------------------------------
+
+    async fn create_custom_metric(&self, metric: &NewCustomMetric) -> StoreResult<CustomMetric> {
+        let now = now_ms();
+        let created = CustomMetric {
+            name: metric.name.clone(),
+            display_name: metric.display_name.clone(),
+            metric_type: metric.metric_type.clone(),
+            created_at: now,
+            modified_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO custom_metrics (name, display_name, metric_type, created_at, modified_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&created.name)
+        .bind(&created.display_name)
+        .bind(&created.metric_type)
+        .bind(created.created_at)
+        .bind(created.modified_at)
+        .execute(&self.writer)
+        .await
+        .map_err(unique("custom metric", &metric.name))?;
+        Ok(created)
+    }
+
+    async fn get_custom_metric(&self, name: &str) -> StoreResult<Option<CustomMetric>> {
+        sqlx::query(
+            "SELECT name, display_name, metric_type, created_at, modified_at
+             FROM custom_metrics WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(custom_metric_from_row)
+        .transpose()
+    }
+
+    async fn list_custom_metrics(&self, page: &PageRequest) -> StoreResult<Page<CustomMetric>> {
+        let after = token::after_name(page.next_token.as_deref(), "custom-metrics")?;
+        let rows = sqlx::query(
+            "SELECT name, display_name, metric_type, created_at, modified_at
+             FROM custom_metrics WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(custom_metric_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |m| {
+            token::encode("custom-metrics", &[&m.name])
+        }))
+    }
+
+    async fn update_custom_metric(
+        &self,
+        name: &str,
+        display_name: Option<&str>,
+    ) -> StoreResult<CustomMetric> {
+        let row = sqlx::query(
+            "UPDATE custom_metrics SET display_name = $1, modified_at = $2 WHERE name = $3
+             RETURNING name, display_name, metric_type, created_at, modified_at",
+        )
+        .bind(display_name)
+        .bind(now_ms())
+        .bind(name)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(row) => custom_metric_from_row(&row),
+            None => Err(not_found("custom metric", name)),
+        }
+    }
+
+    async fn delete_custom_metric(&self, name: &str) -> StoreResult<()> {
+        let n = sqlx::query("DELETE FROM custom_metrics WHERE name = $1")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if n == 0 {
+            return Err(not_found("custom metric", name));
+        }
+        Ok(())
+    }
+
+    // --- dimensions ---------------------------------------------------------------------
+
+    async fn create_dimension(&self, dimension: &NewDimension) -> StoreResult<Dimension> {
+        let now = now_ms();
+        let created = Dimension {
+            name: dimension.name.clone(),
+            dimension_type: dimension.dimension_type.clone(),
+            string_values: dimension.string_values.clone(),
+            created_at: now,
+            modified_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO dimensions (name, type, string_values, created_at, modified_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&created.name)
+        .bind(&created.dimension_type)
+        .bind(json(&created.string_values)?)
+        .bind(created.created_at)
+        .bind(created.modified_at)
+        .execute(&self.writer)
+        .await
+        .map_err(unique("dimension", &dimension.name))?;
+        Ok(created)
+    }
+
+    async fn get_dimension(&self, name: &str) -> StoreResult<Option<Dimension>> {
+        sqlx::query(
+            "SELECT name, type, string_values, created_at, modified_at
+             FROM dimensions WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(dimension_from_row)
+        .transpose()
+    }
+
+    async fn list_dimensions(&self, page: &PageRequest) -> StoreResult<Page<Dimension>> {
+        let after = token::after_name(page.next_token.as_deref(), "dimensions")?;
+        let rows = sqlx::query(
+            "SELECT name, type, string_values, created_at, modified_at
+             FROM dimensions WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(dimension_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |d| {
+            token::encode("dimensions", &[&d.name])
+        }))
+    }
+
+    async fn update_dimension(
+        &self,
+        name: &str,
+        string_values: &[String],
+    ) -> StoreResult<Dimension> {
+        let row = sqlx::query(
+            "UPDATE dimensions SET string_values = $1, modified_at = $2 WHERE name = $3
+             RETURNING name, type, string_values, created_at, modified_at",
+        )
+        .bind(json(string_values)?)
+        .bind(now_ms())
+        .bind(name)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(row) => dimension_from_row(&row),
+            None => Err(not_found("dimension", name)),
+        }
+    }
+
+    async fn delete_dimension(&self, name: &str) -> StoreResult<()> {
+        let n = sqlx::query("DELETE FROM dimensions WHERE name = $1")
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if n == 0 {
+            return Err(not_found("dimension", name));
+        }
+        Ok(())
+    }
+
+    // --- security profiles --------------------------------------------------------------
+
+    async fn create_security_profile(
+        &self,
+        profile: &NewSecurityProfile,
+    ) -> StoreResult<SecurityProfile> {
+        let now = now_ms();
+        let created = SecurityProfile {
+            name: profile.name.clone(),
+            description: profile.description.clone(),
+            behaviors: profile.behaviors.clone(),
+            alert_targets: profile.alert_targets.clone(),
+            additional_metrics: profile.additional_metrics.clone(),
+            version: 1,
+            created_at: now,
+            modified_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO security_profiles (name, description, behaviors, alert_targets,
+                 additional_metrics, version, created_at, modified_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&created.name)
+        .bind(&created.description)
+        .bind(json(&created.behaviors)?)
+        .bind(json(&created.alert_targets)?)
+        .bind(json(&created.additional_metrics)?)
+        .bind(created.version)
+        .bind(created.created_at)
+        .bind(created.modified_at)
+        .execute(&self.writer)
+        .await
+        .map_err(unique("security profile", &profile.name))?;
+        Ok(created)
+    }
+
+    async fn get_security_profile(&self, name: &str) -> StoreResult<Option<SecurityProfile>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{PROFILE_COLUMNS} WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(profile_from_row)
+        .transpose()
+    }
+
+    async fn list_security_profiles(
+        &self,
+        page: &PageRequest,
+    ) -> StoreResult<Page<SecurityProfile>> {
+        let after = token::after_name(page.next_token.as_deref(), "security-profiles")?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{PROFILE_COLUMNS} WHERE name > $1 ORDER BY name LIMIT $2"
+        )))
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(profile_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |p| {
+            token::encode("security-profiles", &[&p.name])
+        }))
+    }
+
+    async fn update_security_profile(
+        &self,
+        profile: &NewSecurityProfile,
+        expected_version: Option<i64>,
+    ) -> StoreResult<SecurityProfile> {
+        let behaviors = json(&profile.behaviors)?;
+        let alert_targets = json(&profile.alert_targets)?;
+        let additional = json(&profile.additional_metrics)?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM security_profiles WHERE name = $1")
+                .bind(&profile.name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let Some(current) = current else {
+            return Err(not_found("security profile", &profile.name));
+        };
+        check_version(&profile.name, current, expected_version)?;
+        let row = sqlx::query(
+            "UPDATE security_profiles SET description = $1, behaviors = $2, alert_targets = $3,
+                 additional_metrics = $4, version = $5, modified_at = $6
+             WHERE name = $7
+             RETURNING name, description, behaviors, alert_targets, additional_metrics, version,
+                 created_at, modified_at",
+        )
+        .bind(&profile.description)
+        .bind(&behaviors)
+        .bind(&alert_targets)
+        .bind(&additional)
+        .bind(current + 1)
+        .bind(now_ms())
+        .bind(&profile.name)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let updated = profile_from_row(&row)?;
+        tx.commit().await.map_err(db)?;
+        Ok(updated)
+    }
+
+    async fn delete_security_profile(
+        &self,
+        name: &str,
+        expected_version: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM security_profiles WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let Some(current) = current else {
+            return Err(not_found("security profile", name));
+        };
+        check_version(name, current, expected_version)?;
+        sqlx::query("DELETE FROM behavior_states WHERE profile = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM security_profiles WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn attach_security_profile(&self, profile: &str, target_arn: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if !exists(
+            &mut tx,
+            "SELECT 1 FROM security_profiles WHERE name = $1",
+            profile,
+        )
+        .await?
+        {
+            return Err(not_found("security profile", profile));
+        }
+        sqlx::query(
+            "INSERT INTO security_profile_targets (profile, target_arn) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(profile)
+        .bind(target_arn)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn detach_security_profile(&self, profile: &str, target_arn: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM security_profile_targets WHERE profile = $1 AND target_arn = $2")
+            .bind(profile)
+            .bind(target_arn)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn security_profile_targets(&self, profile: &str) -> StoreResult<Vec<String>> {
+        if self.get_security_profile(profile).await?.is_none() {
+            return Err(not_found("security profile", profile));
+        }
+        let rows = sqlx::query(
+            "SELECT target_arn FROM security_profile_targets WHERE profile = $1
+             ORDER BY target_arn",
+        )
+        .bind(profile)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        names(&rows, "target_arn")
+    }
+
+    async fn target_security_profiles(&self, target_arn: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT profile FROM security_profile_targets WHERE target_arn = $1 ORDER BY profile",
+        )
+        .bind(target_arn)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        names(&rows, "profile")
+    }
+
+    // --- behavior states ----------------------------------------------------------------
+
+    async fn upsert_behavior_states(&self, states: &[StoredBehaviorState]) -> StoreResult<()> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let encoded = states
+            .iter()
+            .map(|s| json(&s.state))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (s, state) in states.iter().zip(&encoded) {
+            sqlx::query(
+                "INSERT INTO behavior_states (thing, profile, behavior, state, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (thing, profile, behavior)
+                 DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            )
+            .bind(&s.thing)
+            .bind(&s.profile)
+            .bind(&s.behavior)
+            .bind(state)
+            .bind(s.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn behavior_states(&self, profile: &str) -> StoreResult<Vec<StoredBehaviorState>> {
+        sqlx::query(
+            "SELECT thing, profile, behavior, state, updated_at FROM behavior_states
+             WHERE profile = $1 ORDER BY thing, behavior",
+        )
+        .bind(profile)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(behavior_state_from_row)
+        .collect()
+    }
+
+    async fn delete_thing_behavior_states(&self, thing: &str) -> StoreResult<u64> {
+        Ok(sqlx::query("DELETE FROM behavior_states WHERE thing = $1")
+            .bind(thing)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected())
+    }
+
+    async fn delete_profile_behavior_states(&self, profile: &str) -> StoreResult<u64> {
+        Ok(
+            sqlx::query("DELETE FROM behavior_states WHERE profile = $1")
+                .bind(profile)
+                .execute(&self.writer)
+                .await
+                .map_err(db)?
+                .rows_affected(),
+        )
+    }
+
+    // --- violations ---------------------------------------------------------------------
+
+    async fn upsert_violation(&self, v: &NewViolation) -> StoreResult<()> {
+        let definition = json(&v.behavior_definition)?;
+        let last_value = v.last_value.as_ref().map(json).transpose()?;
+        let n = sqlx::query(
+            "INSERT INTO violations (violation_id, thing, security_profile, behavior, metric,
+                 status, started_at, last_updated_at, last_value, behavior_definition)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (violation_id) DO UPDATE SET
+                 metric = excluded.metric,
+                 last_updated_at = excluded.last_updated_at,
+                 last_value = excluded.last_value,
+                 behavior_definition = excluded.behavior_definition
+             WHERE violations.status = $6",
+        )
+        .bind(&v.violation_id)
+        .bind(&v.thing)
+        .bind(&v.profile)
+        .bind(&v.behavior)
+        .bind(&v.metric)
+        .bind(ACTIVE)
+        .bind(v.started_at)
+        .bind(v.last_at)
+        .bind(last_value)
+        .bind(definition)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "violation '{}' has ended",
+                v.violation_id
+            )));
+        }
+        Ok(())
+    }
+
+    async fn get_violation(&self, violation_id: &str) -> StoreResult<Option<Violation>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{VIOLATION_COLUMNS} WHERE violation_id = $1"
+        )))
+        .bind(violation_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(violation_from_row)
+        .transpose()
+    }
+
+    async fn close_violation(
+        &self,
+        violation_id: &str,
+        event_type: ViolationEventType,
+        at_ms: i64,
+        value: Option<&serde_json::Value>,
+    ) -> StoreResult<()> {
+        if event_type == ViolationEventType::InAlarm {
+            return Err(StoreError::Conflict(format!(
+                "violation '{violation_id}' cannot be closed by an in-alarm event"
+            )));
+        }
+        let value = value.map(json).transpose()?;
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{VIOLATION_COLUMNS} WHERE violation_id = $1 AND status = $2"
+        )))
+        .bind(violation_id)
+        .bind(ACTIVE)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            return Err(not_found("active violation", violation_id));
+        };
+        let v = violation_from_row(&row)?;
+        sqlx::query(
+            "UPDATE violations SET status = $1, ended_at = $2, last_updated_at = $2
+             WHERE violation_id = $3",
+        )
+        .bind(ENDED)
+        .bind(at_ms)
+        .bind(violation_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(INSERT_VIOLATION_EVENT)
+            .bind(&v.violation_id)
+            .bind(&v.thing)
+            .bind(&v.profile)
+            .bind(&v.behavior)
+            .bind(event_type.as_str())
+            .bind(at_ms)
+            .bind(value)
+            .bind(v.verification_state.map(VerificationState::as_str))
+            .bind(&v.verification_description)
+            .bind(json(&v.behavior_definition)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_active_violations(
+        &self,
+        thing: Option<&str>,
+        profile: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Violation>> {
+        let after = token::after_name(page.next_token.as_deref(), "active-violations")?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{VIOLATION_COLUMNS}
+             WHERE status = $1 AND violation_id > $2
+               AND ($3 IS NULL OR thing = $3) AND ($4 IS NULL OR security_profile = $4)
+             ORDER BY violation_id LIMIT $5"
+        )))
+        .bind(ACTIVE)
+        .bind(after)
+        .bind(thing)
+        .bind(profile)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(violation_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(paged(items, page, |v| {
+            token::encode("active-violations", &[&v.violation_id])
+        }))
+    }
+
+    async fn insert_violation_event(&self, event: &ViolationEvent) -> StoreResult<()> {
+        let value = event.value.as_ref().map(json).transpose()?;
+        let definition = event.behavior_definition.as_ref().map(json).transpose()?;
+        sqlx::query(INSERT_VIOLATION_EVENT)
+            .bind(&event.violation_id)
+            .bind(&event.thing)
+            .bind(&event.profile)
+            .bind(&event.behavior)
+            .bind(event.event_type.as_str())
+            .bind(event.event_time)
+            .bind(value)
+            .bind(event.verification_state.map(VerificationState::as_str))
+            .bind(&event.verification_description)
+            .bind(definition)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn list_violation_events(
+        &self,
+        filter: &ViolationEventFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ViolationEvent>> {
+        let (at, id) = match &page.next_token {
+            None => (i64::MIN, i64::MIN),
+            Some(t) => {
+                let parts = token::decode(t, "violation-events", 2)?;
+                (token::int(&parts[0])?, token::int(&parts[1])?)
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT id, violation_id, thing, security_profile, behavior, event_type, event_time,
+                 value, verification_state, verification_description, behavior_definition
+             FROM violation_events
+             WHERE event_time >= $1 AND event_time < $2
+               AND ($3 IS NULL OR thing = $3) AND ($4 IS NULL OR security_profile = $4)
+               AND (event_time > $5 OR (event_time = $5 AND id > $6))
+             ORDER BY event_time, id
+             LIMIT $7",
+        )
+        .bind(filter.from_ms)
+        .bind(filter.to_ms)
+        .bind(&filter.thing)
+        .bind(&filter.profile)
+        .bind(at)
+        .bind(id)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    violation_event_from_row(row)?,
+                    row.try_get::<i64, _>("id").map_err(db)?,
+                ))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let page = paged(items, page, |(e, id)| {
+            token::encode(
+                "violation-events",
+                &[&e.event_time.to_string(), &id.to_string()],
+            )
+        });
+        Ok(Page {
+            items: page.items.into_iter().map(|(e, _)| e).collect(),
+            next_token: page.next_token,
+        })
+    }
+
+    async fn set_violation_verification_state(
+        &self,
+        violation_id: &str,
+        state: VerificationState,
+        description: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let n = sqlx::query(
+            "UPDATE violations SET verification_state = $1, verification_description = $2
+             WHERE violation_id = $3",
+        )
+        .bind(state.as_str())
+        .bind(description)
+        .bind(violation_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if n == 0 {
+            return Err(not_found("violation", violation_id));
+        }
+        sqlx::query(
+            "UPDATE violation_events SET verification_state = $1, verification_description = $2
+             WHERE violation_id = $3",
+        )
+        .bind(state.as_str())
+        .bind(description)
+        .bind(violation_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn prune_violations(&self, before_ms: i64) -> StoreResult<u64> {
+        let events = self
+            .prune_table(
+                "DELETE FROM violation_events WHERE id IN
+                 (SELECT id FROM violation_events WHERE event_time < $1 LIMIT $2)",
+                before_ms,
+            )
+            .await?;
+        let ended = self
+            .prune_table(
+                "DELETE FROM violations WHERE violation_id IN
+                 (SELECT violation_id FROM violations
+                  WHERE status = 'ENDED' AND ended_at < $1 LIMIT $2)",
+                before_ms,
+            )
+            .await?;
+        Ok(events + ended)
     }
 }
