@@ -14,6 +14,7 @@
 pub mod broker;
 pub mod cli;
 pub mod detect;
+pub mod detection;
 pub mod http;
 pub mod identity;
 pub mod ingest;

@@ -12,6 +12,7 @@ use crate::broker::EventTx;
 use crate::broker::authz::Authorizer;
 use crate::broker::embedded::{EmbeddedBroker, EmbeddedConfig};
 use crate::broker::external::{ExternalBroker, ExternalConfig};
+use crate::detection::DetectionService;
 use crate::identity::Arns;
 use crate::ingest::{Pipeline, PipelineConfig, cloud};
 use crate::pki::{Ca, CertFacts};
@@ -167,15 +168,18 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     install_crypto_provider();
     let (store, ca, _) = open_data_dir(&cfg.data_dir).await?;
     let store: Arc<dyn Store> = store;
+    let (detection, detection_task) =
+        DetectionService::new(store.clone(), crate::detection::DEFAULT_QUEUE_CAPACITY);
     let pipeline = Pipeline::start(
         store.clone(),
         PipelineConfig {
             min_interval: cfg.min_report_interval,
             ..PipelineConfig::default()
         },
-        Vec::new(),
+        vec![detection as Arc<dyn crate::ingest::ReportSink>],
     )
     .await?;
+    tokio::spawn(detection_task.run());
     crate::store::retention::spawn_retention(
         store.clone(),
         cfg.retention,
