@@ -6,8 +6,9 @@
 //! it down. When detection lags, reports are dropped from detection (they stay stored) and
 //! counted, rather than stalling ingestion. [`DetectionTask`] drains the queue: it resolves
 //! each thing's security profiles from the store, runs the [`Detector`], persists the touched
-//! behavior states and the violation changes, and logs non-suppressed events (the "log" alert
-//! target; real alert targets come later).
+//! behavior states and the violation changes, and logs non-suppressed events and enqueues
+//! their alerts in the store's outbox for the alert targets their profile names
+//! ([`crate::alert`]).
 //!
 //! The profile catalog (profiles, their versions and targets) is re-read once per drained
 //! batch rather than per report, so a burst of reports costs one catalog read; a profile is
@@ -17,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::detect::engine::AlarmStatus;
 use crate::detect::model::DimensionType;
@@ -28,7 +29,7 @@ use crate::detect::targets::{Target, ThingFacts, profiles_for_thing};
 use crate::detect::{Behavior, BehaviorState, CustomMetricType, Dimension, compile_behaviors};
 use crate::ingest::ReportSink;
 use crate::store::{
-    NewViolation, PageRequest, Store, StoreResult, StoredBehaviorState, StoredReport,
+    NewAlert, NewViolation, PageRequest, Store, StoreResult, StoredBehaviorState, StoredReport,
     ViolationEvent, ViolationEventType,
 };
 
@@ -61,6 +62,7 @@ impl DetectionService {
             detector: Detector::new(),
             versions: HashMap::new(),
             attachments: Vec::new(),
+            alert_wake: None,
         };
         (service, task)
     }
@@ -101,9 +103,18 @@ pub struct DetectionTask {
     versions: HashMap<String, i64>,
     /// Every (profile, target) attachment, in profile order.
     attachments: Vec<(String, Target)>,
+    /// Woken after alerts are enqueued, so the outbox delivers them at once.
+    alert_wake: Option<Arc<Notify>>,
 }
 
 impl DetectionTask {
+    /// Wakes `wake` (the alert outbox's, [`crate::alert::Outbox::waker`]) whenever alerts were
+    /// enqueued. Without it they are still delivered, at the outbox's next poll.
+    pub fn with_alert_wake(mut self, wake: Arc<Notify>) -> DetectionTask {
+        self.alert_wake = Some(wake);
+        self
+    }
+
     /// Restores the persisted state, then evaluates reports until every sender is gone.
     pub async fn run(mut self) {
         if let Err(e) = self.restore().await {
@@ -474,6 +485,48 @@ impl DetectionTask {
                 reason = ?e.reason,
                 "violation event"
             );
+            self.enqueue_alerts(e).await;
+        }
+    }
+
+    /// Puts `e`'s alert in the outbox once for each alert target its profile names
+    /// (`alertTargets.SNS.alertTargetArn`, by last ARN segment). Failures are logged.
+    async fn enqueue_alerts(&self, e: &DetectEvent) {
+        let targets = match self.store.get_security_profile(&e.profile).await {
+            Ok(Some(p)) => crate::alert::alert_target_names(&p.alert_targets),
+            Ok(None) => Vec::new(),
+            Err(err) => {
+                tracing::error!(profile = %e.profile, error = %err, "reading alert targets failed");
+                return;
+            }
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let body = crate::alert::sns_message(e, self.behavior_json(&e.profile, &e.behavior));
+        let body = body.to_string();
+        let alerts: Vec<NewAlert> = targets
+            .iter()
+            .map(|t| NewAlert {
+                target: t.clone(),
+                idempotency_key: crate::alert::idempotency_key(e, t),
+                body: body.clone(),
+            })
+            .collect();
+        match self
+            .store
+            .enqueue_alerts(&alerts, crate::broker::now_ms())
+            .await
+        {
+            Ok(_) => {
+                if let Some(wake) = &self.alert_wake {
+                    wake.notify_one();
+                }
+            }
+            Err(err) => tracing::error!(
+                violation_id = %e.violation_id, event = e.event_type.as_str(), error = %err,
+                "enqueueing alerts failed"
+            ),
         }
     }
 

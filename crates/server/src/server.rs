@@ -179,7 +179,10 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         vec![detection as Arc<dyn crate::ingest::ReportSink>],
     )
     .await?;
-    tokio::spawn(detection_task.run());
+    let outbox =
+        crate::alert::Outbox::new(store.clone(), crate::alert::OutboxConfig::default(), None);
+    tokio::spawn(detection_task.with_alert_wake(outbox.waker()).run());
+    tokio::spawn(outbox.run());
     crate::store::retention::spawn_retention(
         store.clone(),
         cfg.retention,

@@ -501,3 +501,97 @@ pub struct ViolationEventFilter {
     /// End of the range (epoch ms, exclusive).
     pub to_ms: i64,
 }
+
+/// What an alert target does with an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertTargetKind {
+    /// POST the alert to a URL, signed with the target's secret, through the outbox.
+    Webhook,
+    /// Publish the alert on a topic of the embedded broker.
+    Mqtt,
+    /// Write the alert to the server's log.
+    Log,
+}
+
+impl AlertTargetKind {
+    /// The stored spelling: `webhook`, `mqtt` or `log`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertTargetKind::Webhook => "webhook",
+            AlertTargetKind::Mqtt => "mqtt",
+            AlertTargetKind::Log => "log",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<AlertTargetKind> {
+        match s {
+            "webhook" => Some(AlertTargetKind::Webhook),
+            "mqtt" => Some(AlertTargetKind::Mqtt),
+            "log" => Some(AlertTargetKind::Log),
+            _ => None,
+        }
+    }
+}
+
+/// A named alert target to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlertTarget {
+    /// Its name: the last segment of the SNS ARN profiles use to name it.
+    pub name: String,
+    /// What it does.
+    pub kind: AlertTargetKind,
+    /// Webhook: the URL to POST to.
+    pub url: Option<String>,
+    /// Webhook: the HMAC-SHA256 key the body is signed with.
+    pub secret: Option<String>,
+    /// MQTT: the topic to publish on.
+    pub topic: Option<String>,
+}
+
+/// A stored alert target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertTarget {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub kind: AlertTargetKind,
+    /// Webhook: the URL to POST to.
+    pub url: Option<String>,
+    /// Webhook: the HMAC-SHA256 key.
+    pub secret: Option<String>,
+    /// MQTT: the topic.
+    pub topic: Option<String>,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+}
+
+/// An alert to put in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlert {
+    /// The alert target's name.
+    pub target: String,
+    /// Unique per alert and target; enqueueing a key twice keeps the first.
+    pub idempotency_key: String,
+    /// The message body (JSON).
+    pub body: String,
+}
+
+/// An alert in the outbox, not yet delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxAlert {
+    /// Its row id.
+    pub id: i64,
+    /// The alert target's name.
+    pub target: String,
+    /// Its idempotency key.
+    pub idempotency_key: String,
+    /// The message body (JSON).
+    pub body: String,
+    /// Failed delivery attempts so far.
+    pub attempts: i64,
+    /// Not to be tried before this time (epoch ms).
+    pub next_attempt_at: i64,
+    /// When it was enqueued (epoch ms).
+    pub created_at: i64,
+}

@@ -29,6 +29,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "detect",
         sql: include_str!("../../../migrations/sqlite/0002_detect.sql"),
     },
+    Migration {
+        version: 3,
+        name: "alerts",
+        sql: include_str!("../../../migrations/sqlite/0003_alerts.sql"),
+    },
 ];
 
 /// The schema version this build writes.

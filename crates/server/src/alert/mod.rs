@@ -1,0 +1,16 @@
+//! Alerts: what a non-suppressed violation event sends, and to whom.
+//!
+//! Alert targets are named resources ([`crate::store::AlertTarget`]): a webhook, an MQTT topic
+//! on the embedded broker, or the log. A security profile names its target the AWS way,
+//! `alertTargets.SNS.alertTargetArn`, whose last ARN segment is the target's name, so AWS-format
+//! profiles work unchanged. Detection enqueues one alert per event and target in the store's
+//! outbox ([`message`] builds the AWS Detect SNS body); [`outbox`] delivers them at least once,
+//! with exponential backoff, across restarts; [`sign`] signs webhook bodies.
+
+pub mod message;
+pub mod outbox;
+pub mod sign;
+
+pub use message::{alert_target_names, idempotency_key, sns_message};
+pub use outbox::{MqttPublish, Outbox, OutboxConfig};
+pub use sign::{SIGNATURE_HEADER, signature};

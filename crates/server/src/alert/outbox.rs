@@ -1,0 +1,228 @@
+//! The delivery task: drains the store's alert outbox at least once.
+//!
+//! State lives only in the store (attempts, next attempt time, delivered time), so a restart
+//! resumes where the last run stopped; an alert being sent when the process died is sent
+//! again, and its `Idempotency-Key` lets the receiver drop the duplicate. A failed attempt is
+//! retried after an exponential backoff with jitter, capped at [`OutboxConfig::max_backoff`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::sign::{SIGNATURE_HEADER, signature};
+use crate::store::{AlertTarget, AlertTargetKind, OutboxAlert, Store};
+
+/// Publishes a payload on a topic of the embedded broker (topic, payload).
+pub type MqttPublish =
+    Arc<dyn Fn(String, Vec<u8>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// How the outbox polls and retries.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// Longest wait between two looks at the outbox when nobody wakes the task.
+    pub poll: Duration,
+    /// Most alerts taken per look.
+    pub batch: u32,
+    /// Backoff after the first failure; doubles with each further one.
+    pub base_backoff: Duration,
+    /// The backoff never exceeds this.
+    pub max_backoff: Duration,
+    /// Per-request timeout of a webhook POST.
+    pub timeout: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            poll: Duration::from_secs(1),
+            batch: 100,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(600),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The delay before retrying after `attempts` failures (1 = the first): `base · 2^(attempts-1)`
+/// capped at `cap`, then "equal jitter": half of it fixed, the other half scaled by `random`
+/// (in `[0, 1)`), so retries of many alerts spread out but never exceed the cap.
+pub fn backoff(attempts: u32, base: Duration, cap: Duration, random: f64) -> Duration {
+    let exp = attempts.saturating_sub(1).min(30);
+    let full = base.saturating_mul(1u32 << exp).min(cap);
+    let half = full / 2;
+    half + half.mul_f64(random.clamp(0.0, 1.0))
+}
+
+/// The outbox delivery task.
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    cfg: OutboxConfig,
+    http: reqwest::Client,
+    mqtt: Option<MqttPublish>,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// A task over `store`'s outbox; `mqtt` delivers MQTT targets (without it they fail and
+    /// are retried). Wake it through [`Outbox::waker`] after enqueueing.
+    pub fn new(store: Arc<dyn Store>, cfg: OutboxConfig, mqtt: Option<MqttPublish>) -> Outbox {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "HTTP client with timeout unavailable; using defaults");
+                reqwest::Client::new()
+            });
+        Outbox {
+            store,
+            cfg,
+            http,
+            mqtt,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notifying it makes the task look at the outbox now rather than at the next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Delivers due alerts forever.
+    pub async fn run(self) {
+        loop {
+            let delivered = match self.deliver_due().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the alert outbox failed");
+                    0
+                }
+            };
+            // A full batch means more may be due: go again at once.
+            if delivered < self.cfg.batch as usize {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.cfg.poll) => {}
+                }
+            }
+        }
+    }
+
+    /// One pass: tries every due alert once. Returns how many were tried.
+    pub async fn deliver_due(&self) -> crate::store::StoreResult<usize> {
+        let now = crate::broker::now_ms();
+        let due = self.store.due_alerts(now, self.cfg.batch).await?;
+        for alert in &due {
+            let result = match self.store.get_alert_target(&alert.target).await {
+                Ok(Some(target)) => self.deliver(&target, alert).await,
+                Ok(None) => Err(format!("alert target '{}' does not exist", alert.target)),
+                Err(e) => Err(e.to_string()),
+            };
+            let done = crate::broker::now_ms();
+            let marked = match result {
+                Ok(()) => self.store.mark_alert_delivered(alert.id, done).await,
+                Err(error) => {
+                    let attempts = u32::try_from(alert.attempts.saturating_add(1)).unwrap_or(1);
+                    let delay = backoff(
+                        attempts,
+                        self.cfg.base_backoff,
+                        self.cfg.max_backoff,
+                        fastrand::f64(),
+                    );
+                    let next = done.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(0));
+                    tracing::warn!(
+                        target: "fleetward::alert",
+                        alert_target = %alert.target,
+                        idempotency_key = %alert.idempotency_key,
+                        attempts,
+                        retry_in_ms = delay.as_millis() as u64,
+                        %error,
+                        "alert delivery failed"
+                    );
+                    self.store.mark_alert_failed(alert.id, &error, next).await
+                }
+            };
+            if let Err(e) = marked {
+                tracing::error!(id = alert.id, error = %e, "recording alert delivery failed");
+            }
+        }
+        Ok(due.len())
+    }
+
+    async fn deliver(&self, target: &AlertTarget, alert: &OutboxAlert) -> Result<(), String> {
+        match target.kind {
+            AlertTargetKind::Webhook => self.post(target, alert).await,
+            AlertTargetKind::Mqtt => {
+                let (Some(publish), Some(topic)) = (&self.mqtt, &target.topic) else {
+                    return Err(if target.topic.is_none() {
+                        "MQTT alert target has no topic".to_owned()
+                    } else {
+                        "no embedded broker to publish on".to_owned()
+                    });
+                };
+                publish(topic.clone(), alert.body.clone().into_bytes()).await;
+                Ok(())
+            }
+            AlertTargetKind::Log => {
+                tracing::warn!(
+                    target: "fleetward::alert",
+                    alert_target = %target.name,
+                    idempotency_key = %alert.idempotency_key,
+                    body = %alert.body,
+                    "alert"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    async fn post(&self, target: &AlertTarget, alert: &OutboxAlert) -> Result<(), String> {
+        let Some(url) = &target.url else {
+            return Err("webhook alert target has no url".to_owned());
+        };
+        let mut req = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", &alert.idempotency_key);
+        if let Some(secret) = &target.secret {
+            req = req.header(
+                SIGNATURE_HEADER,
+                signature(secret.as_bytes(), alert.body.as_bytes()),
+            );
+        }
+        let resp = req
+            .body(alert.body.clone())
+            .send()
+            .await
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("POST {url}: HTTP {status}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps_at_ten_minutes() {
+        let (base, cap) = (Duration::from_secs(1), Duration::from_secs(600));
+        assert_eq!(backoff(1, base, cap, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(1, base, cap, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(4, base, cap, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff(4, base, cap, 0.5), Duration::from_secs(6));
+        assert_eq!(backoff(20, base, cap, 1.0), cap);
+        assert_eq!(
+            backoff(u32::MAX, base, cap, 0.99).min(cap),
+            backoff(u32::MAX, base, cap, 0.99)
+        );
+        assert!(backoff(u32::MAX, base, cap, 0.99) <= cap);
+    }
+}
