@@ -1,5 +1,6 @@
 //! The `fleetward` command line: argument parsing and dispatch to one module per command.
 
+mod admin;
 mod registry;
 mod report;
 mod serve;
@@ -45,6 +46,34 @@ enum Command {
         #[command(subcommand)]
         cmd: registry::GroupsCommand,
     },
+    /// Security profiles (AWS CreateSecurityProfile JSON): apply, list, show, attach, detach.
+    Profiles {
+        #[command(flatten)]
+        dir: admin::DataDir,
+        #[command(subcommand)]
+        cmd: admin::ProfilesCommand,
+    },
+    /// Custom metrics: create, list.
+    CustomMetrics {
+        #[command(flatten)]
+        dir: admin::DataDir,
+        #[command(subcommand)]
+        cmd: admin::CustomMetricsCommand,
+    },
+    /// Dimensions (MQTT topic filters): create, list.
+    Dimensions {
+        #[command(flatten)]
+        dir: admin::DataDir,
+        #[command(subcommand)]
+        cmd: admin::DimensionsCommand,
+    },
+    /// Violations: list the active ones.
+    Violations {
+        #[command(flatten)]
+        dir: admin::DataDir,
+        #[command(subcommand)]
+        cmd: admin::ViolationsCommand,
+    },
 }
 
 /// Prints `text` and a newline to stdout, ignoring a closed pipe (`fleetward … | head` must not
@@ -87,6 +116,10 @@ pub fn main() -> ExitCode {
             Command::Certs { dir, cmd } => registry::certs(dir, cmd).await,
             Command::Things { dir, cmd } => registry::things(dir, cmd).await,
             Command::Groups { dir, cmd } => registry::groups(dir, cmd).await,
+            Command::Profiles { dir, cmd } => admin::profiles(dir, cmd).await,
+            Command::CustomMetrics { dir, cmd } => admin::custom_metrics(dir, cmd).await,
+            Command::Dimensions { dir, cmd } => admin::dimensions(dir, cmd).await,
+            Command::Violations { dir, cmd } => admin::violations(dir, cmd).await,
             Command::Report(cmd) => report::run(cmd),
         }
     })

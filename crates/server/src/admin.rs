@@ -1,0 +1,916 @@
+//! The admin service layer: security profiles, targets, custom metrics, dimensions and
+//! violations, in AWS's request and response shapes.
+//!
+//! Both the CLI (`fleetward profiles …`) and the AWS-compatible HTTP routes call these
+//! functions, so every rule (names, validation, the five-profiles-per-target limit, versions)
+//! lives here once and the transports only parse and print. Requests and responses are serde
+//! structs with AWS's camelCase field names, so a document written for `aws iot
+//! create-security-profile` deserializes unchanged. Times in responses are epoch *seconds*
+//! (fractional), as AWS's rest-json protocol writes timestamps; the store keeps milliseconds.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::detect::model::{Behavior, CustomMetricType, Dimension, DimensionType};
+use crate::detect::targets::{Target, TargetError, check_attach_limit};
+use crate::detect::validate::validate_behaviors;
+use crate::store::{
+    self, NewCustomMetric, NewDimension, NewSecurityProfile, Page, PageRequest, Store, StoreError,
+    ViolationEventFilter,
+};
+
+/// Longest `securityProfileDescription` AWS accepts.
+const MAX_DESCRIPTION: usize = 1000;
+/// Longest custom metric `displayName` AWS accepts.
+const MAX_DISPLAY_NAME: usize = 128;
+/// Most values a dimension may have.
+const MAX_DIMENSION_VALUES: usize = 100;
+/// Longest dimension value.
+const MAX_DIMENSION_VALUE_LEN: usize = 256;
+
+/// Why an admin operation failed, one variant per AWS error the API answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// The request is malformed or breaks a rule; every problem found is listed, so an
+    /// operator fixes a profile in one pass instead of one error per attempt.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The named resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A resource with this name already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// `expectedVersion` is not the current version.
+    #[error("{0}")]
+    VersionConflict(String),
+    /// A quota is reached (five profiles per target).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The store failed; not the caller's fault.
+    #[error("internal failure: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    /// The AWS error name (the `x-amzn-ErrorType` / `__type` the HTTP layer sends), so SDKs
+    /// raise the same exception class they would against AWS.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            AdminError::Invalid(_) => "InvalidRequestException",
+            AdminError::NotFound(_) => "ResourceNotFoundException",
+            AdminError::AlreadyExists(_) => "ResourceAlreadyExistsException",
+            AdminError::VersionConflict(_) => "VersionConflictException",
+            AdminError::LimitExceeded(_) => "LimitExceededException",
+            AdminError::Internal(_) => "InternalFailureException",
+        }
+    }
+
+    /// Whether the caller can fix it by changing the request (CLI exit 2, HTTP 4xx).
+    pub const fn is_user_error(&self) -> bool {
+        !matches!(self, AdminError::Internal(_))
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        AdminError::Invalid(vec![message.into()])
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => AdminError::NotFound(e.to_string()),
+            StoreError::AlreadyExists { .. } => AdminError::AlreadyExists(e.to_string()),
+            StoreError::Conflict(m) => AdminError::VersionConflict(m),
+            StoreError::InvalidToken => AdminError::invalid(e.to_string()),
+            StoreError::Backend(m) => AdminError::Internal(m),
+        }
+    }
+}
+
+impl From<TargetError> for AdminError {
+    fn from(e: TargetError) -> Self {
+        match e {
+            TargetError::InvalidArn { .. } => AdminError::invalid(e.to_string()),
+            TargetError::LimitExceeded { .. } => AdminError::LimitExceeded(e.to_string()),
+        }
+    }
+}
+
+/// Result of an admin operation.
+pub type AdminResult<T> = Result<T, AdminError>;
+
+/// The region and account ARNs are built with. A single-tenant server answers for one
+/// account; the values only make responses look like AWS's to scripts that parse ARNs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArnScope {
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// Twelve digits.
+    pub account: String,
+}
+
+impl Default for ArnScope {
+    /// The same defaults as `fleetward serve`.
+    fn default() -> Self {
+        ArnScope {
+            region: "us-east-1".to_owned(),
+            account: "000000000000".to_owned(),
+        }
+    }
+}
+
+impl ArnScope {
+    fn arn(&self, resource: &str) -> String {
+        format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
+    }
+}
+
+/// Paging parameters of every List call (`nextToken`, `maxResults`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paging {
+    /// The token a previous page returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// 1–250.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+}
+
+impl Paging {
+    fn request(&self) -> AdminResult<PageRequest> {
+        if let Some(m) = self.max_results
+            && !(1..=PageRequest::MAX_LIMIT).contains(&m)
+        {
+            return Err(AdminError::invalid(format!(
+                "maxResults: must be 1-{}, got {m}",
+                PageRequest::MAX_LIMIT
+            )));
+        }
+        Ok(PageRequest {
+            next_token: self.next_token.clone(),
+            max_results: self.max_results,
+        })
+    }
+}
+
+// --- security profiles ---------------------------------------------------------------------
+
+/// A CreateSecurityProfile request body plus its path parameter, as one document:
+/// `fleetward profiles apply -f` takes exactly what `aws iot create-security-profile
+/// --cli-input-json` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecurityProfileRequest {
+    /// 1–128 of `[a-zA-Z0-9:_-]`.
+    pub security_profile_name: String,
+    /// At most 1000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile_description: Option<String>,
+    /// AWS `Behavior` documents. Kept as JSON here so a malformed behavior is reported with
+    /// its path (`behaviors[2]: …`) alongside every other problem, not as one serde failure.
+    #[serde(default)]
+    pub behaviors: Vec<Value>,
+    /// `{"SNS": {"alertTargetArn", "roleArn"}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_targets: Option<Value>,
+    /// Deprecated list of metric names; folded into `additionalMetricsToRetainV2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_metrics_to_retain: Option<Vec<String>>,
+    /// `[{metric, metricDimension?, exportMetric?}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_metrics_to_retain_v2: Option<Vec<Value>>,
+    /// Accepted for compatibility; Fleetward does not store tags yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Value>,
+}
+
+/// DescribeSecurityProfile's response; also what `apply` returns, so the caller sees the
+/// version it produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfileDescription {
+    /// The name.
+    pub security_profile_name: String,
+    /// `arn:aws:iot:<region>:<account>:securityprofile/<name>`.
+    pub security_profile_arn: String,
+    /// Free text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_profile_description: Option<String>,
+    /// The behaviors, as stored.
+    pub behaviors: Value,
+    /// The alert targets map.
+    pub alert_targets: Value,
+    /// Metrics retained without a behavior.
+    pub additional_metrics_to_retain_v2: Value,
+    /// 1 on creation, +1 on each update.
+    pub version: i64,
+    /// Epoch seconds.
+    pub creation_date: f64,
+    /// Epoch seconds.
+    pub last_modified_date: f64,
+}
+
+/// One entry of ListSecurityProfiles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfileIdentifier {
+    /// The name.
+    pub name: String,
+    /// The ARN.
+    pub arn: String,
+}
+
+/// ListSecurityProfiles' response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSecurityProfilesResponse {
+    /// One page of profiles, by name.
+    pub security_profile_identifiers: Vec<SecurityProfileIdentifier>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListTargetsForSecurityProfile's item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfileTarget {
+    /// The target ARN.
+    pub arn: String,
+}
+
+fn seconds(ms: i64) -> f64 {
+    // Epoch milliseconds fit f64's 53-bit mantissa exactly for the next 285,000 years.
+    #[allow(clippy::cast_precision_loss)]
+    let s = ms as f64 / 1000.0;
+    s
+}
+
+fn valid_name(name: &str) -> bool {
+    fleetward_proto::topic::is_valid_thing_name(name)
+}
+
+fn no_control(s: &str) -> bool {
+    !s.chars().any(char::is_control)
+}
+
+/// Custom metric types and dimensions as validation needs them, read fresh from the store so
+/// a profile is checked against what is registered now.
+async fn validation_context(
+    store: &dyn Store,
+) -> AdminResult<(
+    std::collections::HashMap<String, CustomMetricType>,
+    std::collections::HashMap<String, Dimension>,
+)> {
+    let mut custom = std::collections::HashMap::new();
+    for m in all_pages(|p| async move { store.list_custom_metrics(&p).await }).await? {
+        if let Some(t) = parse_metric_type(&m.metric_type) {
+            custom.insert(m.name, t);
+        }
+    }
+    let mut dims = std::collections::HashMap::new();
+    for d in all_pages(|p| async move { store.list_dimensions(&p).await }).await? {
+        if d.dimension_type == "TOPIC_FILTER" {
+            dims.insert(
+                d.name.clone(),
+                Dimension {
+                    name: d.name,
+                    dimension_type: DimensionType::TopicFilter,
+                    string_values: d.string_values,
+                },
+            );
+        }
+    }
+    Ok((custom, dims))
+}
+
+/// Every item of a paged store listing.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> AdminResult<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = store::StoreResult<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = fetch(PageRequest {
+            next_token,
+            max_results: Some(PageRequest::MAX_LIMIT),
+        })
+        .await?;
+        items.extend(page.items);
+        match page.next_token {
+            Some(t) => next_token = Some(t),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Checks a profile request and turns it into the store's form; every problem is collected.
+async fn check_profile(
+    store: &dyn Store,
+    req: &SecurityProfileRequest,
+) -> AdminResult<NewSecurityProfile> {
+    let mut errors = Vec::new();
+    if !valid_name(&req.security_profile_name) {
+        errors.push(format!(
+            "securityProfileName: '{}' must be 1-128 characters of [a-zA-Z0-9:_-]",
+            req.security_profile_name
+        ));
+    }
+    if let Some(d) = &req.security_profile_description {
+        if d.chars().count() > MAX_DESCRIPTION {
+            errors.push(format!(
+                "securityProfileDescription: at most {MAX_DESCRIPTION} characters"
+            ));
+        } else if !no_control(d) {
+            errors.push("securityProfileDescription: control characters are not allowed".into());
+        }
+    }
+    let mut behaviors = Vec::with_capacity(req.behaviors.len());
+    let mut parse_failed = false;
+    for (i, raw) in req.behaviors.iter().enumerate() {
+        match serde_json::from_value::<Behavior>(raw.clone()) {
+            Ok(b) => behaviors.push(b),
+            Err(e) => {
+                parse_failed = true;
+                errors.push(format!("behaviors[{i}]: {e}"));
+            }
+        }
+    }
+    if !parse_failed {
+        let (custom, dims) = validation_context(store).await?;
+        errors.extend(
+            validate_behaviors(&behaviors, &|m| custom.get(m).copied(), &|d| dims.get(d))
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
+    let alert_targets = req
+        .alert_targets
+        .clone()
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    check_alert_targets(&alert_targets, &mut errors);
+    let mut additional = req
+        .additional_metrics_to_retain_v2
+        .clone()
+        .unwrap_or_default();
+    for name in req.additional_metrics_to_retain.iter().flatten() {
+        additional.push(serde_json::json!({ "metric": name }));
+    }
+    for (i, m) in additional.iter().enumerate() {
+        if !m.get("metric").is_some_and(Value::is_string) {
+            errors.push(format!(
+                "additionalMetricsToRetainV2[{i}].metric: required, a metric name"
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    Ok(NewSecurityProfile {
+        name: req.security_profile_name.clone(),
+        description: req.security_profile_description.clone(),
+        behaviors: Value::Array(req.behaviors.clone()),
+        alert_targets,
+        additional_metrics: Value::Array(additional),
+    })
+}
+
+/// `alertTargets` is a map whose only key is `SNS`, with `alertTargetArn` and `roleArn`.
+fn check_alert_targets(v: &Value, errors: &mut Vec<String>) {
+    let Some(map) = v.as_object() else {
+        errors.push("alertTargets: must be an object".into());
+        return;
+    };
+    for (k, t) in map {
+        if k != "SNS" {
+            errors.push(format!(
+                "alertTargets.{k}: the only alert target type is SNS"
+            ));
+            continue;
+        }
+        for field in ["alertTargetArn", "roleArn"] {
+            if !t.get(field).is_some_and(Value::is_string) {
+                errors.push(format!("alertTargets.SNS.{field}: required, a string"));
+            }
+        }
+    }
+}
+
+fn describe(scope: &ArnScope, p: store::SecurityProfile) -> SecurityProfileDescription {
+    SecurityProfileDescription {
+        security_profile_arn: scope.arn(&format!("securityprofile/{}", p.name)),
+        security_profile_name: p.name,
+        security_profile_description: p.description,
+        behaviors: p.behaviors,
+        alert_targets: p.alert_targets,
+        additional_metrics_to_retain_v2: p.additional_metrics,
+        version: p.version,
+        creation_date: seconds(p.created_at),
+        last_modified_date: seconds(p.modified_at),
+    }
+}
+
+/// Creates the profile, or replaces the existing one's content with the request (a new
+/// version). "Apply" rather than create/update so a profile kept in version control can be
+/// re-applied idempotently. The update is conditional on the version read, so a concurrent
+/// change is reported as `VersionConflict` instead of being silently overwritten.
+pub async fn apply_security_profile(
+    store: &dyn Store,
+    scope: &ArnScope,
+    req: &SecurityProfileRequest,
+) -> AdminResult<SecurityProfileDescription> {
+    let profile = check_profile(store, req).await?;
+    let stored = match store.get_security_profile(&profile.name).await? {
+        Some(existing) => {
+            store
+                .update_security_profile(&profile, Some(existing.version))
+                .await?
+        }
+        None => store.create_security_profile(&profile).await?,
+    };
+    Ok(describe(scope, stored))
+}
+
+/// DescribeSecurityProfile.
+pub async fn describe_security_profile(
+    store: &dyn Store,
+    scope: &ArnScope,
+    name: &str,
+) -> AdminResult<SecurityProfileDescription> {
+    store
+        .get_security_profile(name)
+        .await?
+        .map(|p| describe(scope, p))
+        .ok_or_else(|| AdminError::NotFound(format!("security profile '{name}' does not exist")))
+}
+
+/// ListSecurityProfiles (without the `dimensionName`/`metricName` filters).
+pub async fn list_security_profiles(
+    store: &dyn Store,
+    scope: &ArnScope,
+    paging: &Paging,
+) -> AdminResult<ListSecurityProfilesResponse> {
+    let page = store.list_security_profiles(&paging.request()?).await?;
+    Ok(ListSecurityProfilesResponse {
+        security_profile_identifiers: page
+            .items
+            .into_iter()
+            .map(|p| SecurityProfileIdentifier {
+                arn: scope.arn(&format!("securityprofile/{}", p.name)),
+                name: p.name,
+            })
+            .collect(),
+        next_token: page.next_token,
+    })
+}
+
+/// ListTargetsForSecurityProfile (all of them: a profile has few targets).
+pub async fn list_targets_for_security_profile(
+    store: &dyn Store,
+    name: &str,
+) -> AdminResult<Vec<SecurityProfileTarget>> {
+    Ok(store
+        .security_profile_targets(name)
+        .await?
+        .into_iter()
+        .map(|arn| SecurityProfileTarget { arn })
+        .collect())
+}
+
+/// AttachSecurityProfile: the ARN must be one of the four target forms and the target may
+/// have at most five profiles. Re-attaching an attached profile is a no-op, not a sixth.
+///
+/// The count and the attach are two store calls; two concurrent attaches to one full-but-one
+/// target could both pass. Admin writes are rare and operator-driven, so this is accepted.
+pub async fn attach_security_profile(
+    store: &dyn Store,
+    profile: &str,
+    target_arn: &str,
+) -> AdminResult<()> {
+    Target::parse(target_arn)?;
+    if store.get_security_profile(profile).await?.is_none() {
+        return Err(AdminError::NotFound(format!(
+            "security profile '{profile}' does not exist"
+        )));
+    }
+    let attached = store.target_security_profiles(target_arn).await?;
+    if !attached.iter().any(|p| p == profile) {
+        check_attach_limit(attached.len())?;
+        store.attach_security_profile(profile, target_arn).await?;
+    }
+    Ok(())
+}
+
+/// DetachSecurityProfile; `ResourceNotFound` if the profile does not exist.
+pub async fn detach_security_profile(
+    store: &dyn Store,
+    profile: &str,
+    target_arn: &str,
+) -> AdminResult<()> {
+    Target::parse(target_arn)?;
+    if store.get_security_profile(profile).await?.is_none() {
+        return Err(AdminError::NotFound(format!(
+            "security profile '{profile}' does not exist"
+        )));
+    }
+    store.detach_security_profile(profile, target_arn).await?;
+    Ok(())
+}
+
+// --- custom metrics ------------------------------------------------------------------------
+
+/// CreateCustomMetric's request (the path's `metricName` included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCustomMetricRequest {
+    /// 1–128 of `[a-zA-Z0-9:_-]`, not starting with `aws:` (reserved for AWS's metrics).
+    pub metric_name: String,
+    /// At most 128 printable characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `string-list`, `ip-address-list`, `number-list` or `number`; fixed once created.
+    pub metric_type: String,
+}
+
+/// CreateCustomMetric's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCustomMetricResponse {
+    /// The name.
+    pub metric_name: String,
+    /// `arn:…:custommetric/<name>`.
+    pub metric_arn: String,
+}
+
+/// DescribeCustomMetric's response; `custom-metrics list` prints these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomMetricDescription {
+    /// The name.
+    pub metric_name: String,
+    /// The ARN.
+    pub metric_arn: String,
+    /// The type.
+    pub metric_type: String,
+    /// The friendly name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Epoch seconds.
+    pub creation_date: f64,
+    /// Epoch seconds.
+    pub last_modified_date: f64,
+}
+
+/// ListCustomMetrics' response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListCustomMetricsResponse {
+    /// Names, in order.
+    pub metric_names: Vec<String>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+fn parse_metric_type(s: &str) -> Option<CustomMetricType> {
+    serde_json::from_value(Value::String(s.to_owned())).ok()
+}
+
+/// CreateCustomMetric. The type decides which operators and value members behaviors on the
+/// metric may use, so it is checked against AWS's four here, once.
+pub async fn create_custom_metric(
+    store: &dyn Store,
+    scope: &ArnScope,
+    req: &CreateCustomMetricRequest,
+) -> AdminResult<CreateCustomMetricResponse> {
+    let mut errors = Vec::new();
+    if !valid_name(&req.metric_name) {
+        errors.push(format!(
+            "metricName: '{}' must be 1-128 characters of [a-zA-Z0-9:_-]",
+            req.metric_name
+        ));
+    } else if req.metric_name.starts_with("aws:") {
+        errors.push(format!(
+            "metricName: '{}' must not start with 'aws:' (reserved for built-in metrics)",
+            req.metric_name
+        ));
+    }
+    if let Some(d) = &req.display_name
+        && (d.chars().count() > MAX_DISPLAY_NAME || !no_control(d))
+    {
+        errors.push(format!(
+            "displayName: at most {MAX_DISPLAY_NAME} characters, no control characters"
+        ));
+    }
+    if parse_metric_type(&req.metric_type).is_none() {
+        errors.push(format!(
+            "metricType: '{}' must be one of string-list, ip-address-list, number-list, number",
+            req.metric_type
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    let m = store
+        .create_custom_metric(&NewCustomMetric {
+            name: req.metric_name.clone(),
+            display_name: req.display_name.clone(),
+            metric_type: req.metric_type.clone(),
+        })
+        .await?;
+    Ok(CreateCustomMetricResponse {
+        metric_arn: scope.arn(&format!("custommetric/{}", m.name)),
+        metric_name: m.name,
+    })
+}
+
+/// DescribeCustomMetric.
+pub async fn describe_custom_metric(
+    store: &dyn Store,
+    scope: &ArnScope,
+    name: &str,
+) -> AdminResult<CustomMetricDescription> {
+    let m = store
+        .get_custom_metric(name)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("custom metric '{name}' does not exist")))?;
+    Ok(custom_metric_description(scope, m))
+}
+
+fn custom_metric_description(scope: &ArnScope, m: store::CustomMetric) -> CustomMetricDescription {
+    CustomMetricDescription {
+        metric_arn: scope.arn(&format!("custommetric/{}", m.name)),
+        metric_name: m.name,
+        metric_type: m.metric_type,
+        display_name: m.display_name,
+        creation_date: seconds(m.created_at),
+        last_modified_date: seconds(m.modified_at),
+    }
+}
+
+/// ListCustomMetrics.
+pub async fn list_custom_metrics(
+    store: &dyn Store,
+    paging: &Paging,
+) -> AdminResult<ListCustomMetricsResponse> {
+    let page = store.list_custom_metrics(&paging.request()?).await?;
+    Ok(ListCustomMetricsResponse {
+        metric_names: page.items.into_iter().map(|m| m.name).collect(),
+        next_token: page.next_token,
+    })
+}
+
+/// Every custom metric with its type, for operators (the CLI's listing).
+pub async fn describe_all_custom_metrics(
+    store: &dyn Store,
+    scope: &ArnScope,
+) -> AdminResult<Vec<CustomMetricDescription>> {
+    Ok(
+        all_pages(|p| async move { store.list_custom_metrics(&p).await })
+            .await?
+            .into_iter()
+            .map(|m| custom_metric_description(scope, m))
+            .collect(),
+    )
+}
+
+// --- dimensions ----------------------------------------------------------------------------
+
+/// CreateDimension's request (the path's `name` included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDimensionRequest {
+    /// 1–128 of `[a-zA-Z0-9:_-]`.
+    pub name: String,
+    /// Only `TOPIC_FILTER` exists.
+    #[serde(rename = "type")]
+    pub dimension_type: String,
+    /// 1–100 MQTT topic filters of 1–256 characters.
+    pub string_values: Vec<String>,
+}
+
+/// CreateDimension's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDimensionResponse {
+    /// The name.
+    pub name: String,
+    /// `arn:…:dimension/<name>`.
+    pub arn: String,
+}
+
+/// ListDimensions' response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListDimensionsResponse {
+    /// Names, in order.
+    pub dimension_names: Vec<String>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// CreateDimension.
+pub async fn create_dimension(
+    store: &dyn Store,
+    scope: &ArnScope,
+    req: &CreateDimensionRequest,
+) -> AdminResult<CreateDimensionResponse> {
+    let mut errors = Vec::new();
+    if !valid_name(&req.name) {
+        errors.push(format!(
+            "name: '{}' must be 1-128 characters of [a-zA-Z0-9:_-]",
+            req.name
+        ));
+    }
+    if req.dimension_type != "TOPIC_FILTER" {
+        errors.push(format!(
+            "type: '{}' must be TOPIC_FILTER",
+            req.dimension_type
+        ));
+    }
+    if req.string_values.is_empty() || req.string_values.len() > MAX_DIMENSION_VALUES {
+        errors.push(format!(
+            "stringValues: 1-{MAX_DIMENSION_VALUES} values, got {}",
+            req.string_values.len()
+        ));
+    }
+    for (i, v) in req.string_values.iter().enumerate() {
+        if v.is_empty() || v.chars().count() > MAX_DIMENSION_VALUE_LEN {
+            errors.push(format!(
+                "stringValues[{i}]: 1-{MAX_DIMENSION_VALUE_LEN} characters"
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    let d = store
+        .create_dimension(&NewDimension {
+            name: req.name.clone(),
+            dimension_type: req.dimension_type.clone(),
+            string_values: req.string_values.clone(),
+        })
+        .await?;
+    Ok(CreateDimensionResponse {
+        arn: scope.arn(&format!("dimension/{}", d.name)),
+        name: d.name,
+    })
+}
+
+/// ListDimensions.
+pub async fn list_dimensions(
+    store: &dyn Store,
+    paging: &Paging,
+) -> AdminResult<ListDimensionsResponse> {
+    let page = store.list_dimensions(&paging.request()?).await?;
+    Ok(ListDimensionsResponse {
+        dimension_names: page.items.into_iter().map(|d| d.name).collect(),
+        next_token: page.next_token,
+    })
+}
+
+// --- violations ----------------------------------------------------------------------------
+
+/// ListActiveViolations' item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveViolation {
+    /// 32 lowercase hex.
+    pub violation_id: String,
+    /// The thing.
+    pub thing_name: String,
+    /// The profile.
+    pub security_profile_name: String,
+    /// The behavior as evaluated.
+    pub behavior: Value,
+    /// The value that last breached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_violation_value: Option<Value>,
+    /// The operator's verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_state: Option<String>,
+    /// The operator's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_state_description: Option<String>,
+    /// Epoch seconds.
+    pub last_violation_time: f64,
+    /// Epoch seconds.
+    pub violation_start_time: f64,
+}
+
+/// ListActiveViolations' response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListActiveViolationsResponse {
+    /// One page of active violations.
+    pub active_violations: Vec<ActiveViolation>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListActiveViolations, optionally of one thing and/or one profile.
+pub async fn list_active_violations(
+    store: &dyn Store,
+    thing: Option<&str>,
+    profile: Option<&str>,
+    paging: &Paging,
+) -> AdminResult<ListActiveViolationsResponse> {
+    let page = store
+        .list_active_violations(thing, profile, &paging.request()?)
+        .await?;
+    Ok(ListActiveViolationsResponse {
+        active_violations: page
+            .items
+            .into_iter()
+            .map(|v| ActiveViolation {
+                violation_id: v.violation_id,
+                thing_name: v.thing,
+                security_profile_name: v.profile,
+                behavior: v.behavior_definition,
+                last_violation_value: v.last_value,
+                verification_state: v.verification_state.map(|s| s.as_str().to_owned()),
+                verification_state_description: v.verification_description,
+                last_violation_time: seconds(v.last_at),
+                violation_start_time: seconds(v.started_at),
+            })
+            .collect(),
+        next_token: page.next_token,
+    })
+}
+
+/// ListViolationEvents' item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViolationEventItem {
+    /// The violation.
+    pub violation_id: String,
+    /// The thing.
+    pub thing_name: String,
+    /// The profile.
+    pub security_profile_name: String,
+    /// The behavior as evaluated, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<Value>,
+    /// The value involved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric_value: Option<Value>,
+    /// `in-alarm`, `alarm-cleared` or `alarm-invalidated`.
+    pub violation_event_type: String,
+    /// The operator's verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_state: Option<String>,
+    /// The operator's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_state_description: Option<String>,
+    /// Epoch seconds.
+    pub violation_event_time: f64,
+}
+
+/// ListViolationEvents' response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListViolationEventsResponse {
+    /// One page of events, oldest first.
+    pub violation_events: Vec<ViolationEventItem>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListViolationEvents in `[from_ms, to_ms)` (AWS requires both ends).
+pub async fn list_violation_events(
+    store: &dyn Store,
+    filter: &ViolationEventFilter,
+    paging: &Paging,
+) -> AdminResult<ListViolationEventsResponse> {
+    if filter.to_ms < filter.from_ms {
+        return Err(AdminError::invalid("endTime: must not be before startTime"));
+    }
+    let page = store
+        .list_violation_events(filter, &paging.request()?)
+        .await?;
+    Ok(ListViolationEventsResponse {
+        violation_events: page
+            .items
+            .into_iter()
+            .map(|e| ViolationEventItem {
+                violation_id: e.violation_id,
+                thing_name: e.thing,
+                security_profile_name: e.profile,
+                behavior: e.behavior_definition,
+                metric_value: e.value,
+                violation_event_type: e.event_type.as_str().to_owned(),
+                verification_state: e.verification_state.map(|s| s.as_str().to_owned()),
+                verification_state_description: e.verification_description,
+                violation_event_time: seconds(e.event_time),
+            })
+            .collect(),
+        next_token: page.next_token,
+    })
+}

@@ -1,0 +1,343 @@
+//! Rules Detect administration over the data directory: `profiles`, `custom-metrics`,
+//! `dimensions`, `violations`.
+//!
+//! Each command is a thin shell over [`crate::admin`], the same service layer the
+//! AWS-compatible HTTP routes use, so the CLI and the API can never disagree on a rule. Output
+//! is the AWS response JSON; mistakes the operator can fix exit 2, everything else 1.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::admin::{
+    self, AdminError, ArnScope, CreateCustomMetricRequest, CreateDimensionRequest, Paging,
+    SecurityProfileRequest,
+};
+use crate::server::open_data_dir;
+use crate::store::Store;
+
+/// Where the server's data lives; the same flag and variable as the registry commands.
+#[derive(Debug, Args)]
+pub(super) struct DataDir {
+    /// The server's data directory.
+    #[arg(
+        long,
+        env = "FLEETWARD_DATA_DIR",
+        default_value = "./fleetward-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ProfilesCommand {
+    /// Create or update a security profile from an AWS CreateSecurityProfile JSON document
+    /// (`securityProfileName`, `behaviors`, `alertTargets`, …).
+    Apply {
+        /// The document; `-` reads stdin.
+        #[arg(short = 'f', long = "file")]
+        file: String,
+    },
+    /// List security profiles.
+    List,
+    /// Describe a security profile, with its targets.
+    Show {
+        /// The profile name.
+        name: String,
+    },
+    /// Attach a profile to a target ARN (`…:all/things`, `…:thinggroup/<name>`, …).
+    Attach {
+        /// The profile name.
+        name: String,
+        /// The target ARN.
+        #[arg(long)]
+        target: String,
+    },
+    /// Detach a profile from a target ARN.
+    Detach {
+        /// The profile name.
+        name: String,
+        /// The target ARN.
+        #[arg(long)]
+        target: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum CustomMetricsCommand {
+    /// Register a custom metric (CreateCustomMetric).
+    Create {
+        /// 1-128 of [a-zA-Z0-9:_-], not starting with `aws:`.
+        #[arg(long)]
+        name: String,
+        /// string-list, ip-address-list, number-list or number.
+        #[arg(long = "type")]
+        metric_type: String,
+        /// A friendly name for consoles.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List custom metrics with their types.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum DimensionsCommand {
+    /// Create a TOPIC_FILTER dimension (CreateDimension).
+    Create {
+        /// 1-128 of [a-zA-Z0-9:_-].
+        #[arg(long)]
+        name: String,
+        /// MQTT topic filters (1-100).
+        #[arg(long, num_args = 1.., required = true)]
+        values: Vec<String>,
+    },
+    /// List dimensions.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ViolationsCommand {
+    /// List active violations (ListActiveViolations).
+    List {
+        /// Only this thing's.
+        #[arg(long)]
+        thing: Option<String>,
+        /// Only this profile's.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
+/// A failed command: the message, and its exit status (2: fix the input, 1: anything else).
+struct Failure(String, u8);
+
+impl From<AdminError> for Failure {
+    fn from(e: AdminError) -> Self {
+        let code = if e.is_user_error() { 2 } else { 1 };
+        let msg = match &e {
+            AdminError::Invalid(errors) if errors.len() > 1 => {
+                format!("{}:\n  {}", e.name(), errors.join("\n  "))
+            }
+            _ => format!("{}: {e}", e.name()),
+        };
+        Failure(msg, code)
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
+    serde_json::to_value(v).map_err(|e| Failure(e.to_string(), 1))
+}
+
+fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
+    match r {
+        Ok(v) => {
+            super::out(&serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(Failure(msg, code)) => {
+            eprintln!("fleetward: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn open(dir: &DataDir) -> Result<std::sync::Arc<crate::store::sqlite::SqliteStore>, Failure> {
+    open_data_dir(&dir.data_dir)
+        .await
+        .map(|(s, _, _)| s)
+        .map_err(|e| Failure(e.to_string(), 1))
+}
+
+/// Reads and parses the document, naming the file and the line and column of a JSON error.
+fn read_profile(file: &str) -> Result<SecurityProfileRequest, Failure> {
+    let (label, text) = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure(format!("stdin: {e}"), 2))?;
+        ("<stdin>".to_owned(), text)
+    } else {
+        let text = std::fs::read_to_string(file).map_err(|e| Failure(format!("{file}: {e}"), 2))?;
+        (file.to_owned(), text)
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Failure(
+            format!(
+                "{label}:{}:{}: invalid CreateSecurityProfile document: {e}",
+                e.line(),
+                e.column()
+            ),
+            2,
+        )
+    })
+}
+
+pub(super) async fn profiles(dir: DataDir, cmd: ProfilesCommand) -> ExitCode {
+    finish(profiles_inner(dir, cmd).await)
+}
+
+async fn profiles_inner(dir: DataDir, cmd: ProfilesCommand) -> Result<serde_json::Value, Failure> {
+    let scope = ArnScope::default();
+    // Parse the document before opening the store, so a typo never creates a data dir.
+    let request = match &cmd {
+        ProfilesCommand::Apply { file } => Some(read_profile(file)?),
+        _ => None,
+    };
+    let store = open(&dir).await?;
+    let store: &dyn Store = store.as_ref();
+    match cmd {
+        ProfilesCommand::Apply { .. } => {
+            let Some(req) = request else {
+                return Err(Failure("no document".into(), 1));
+            };
+            json(&admin::apply_security_profile(store, &scope, &req).await?)
+        }
+        ProfilesCommand::List => {
+            // Operators want the whole list, not a page.
+            let mut all = Vec::new();
+            let mut paging = Paging {
+                next_token: None,
+                max_results: Some(crate::store::PageRequest::MAX_LIMIT),
+            };
+            loop {
+                let page = admin::list_security_profiles(store, &scope, &paging).await?;
+                all.extend(page.security_profile_identifiers);
+                match page.next_token {
+                    Some(t) => paging.next_token = Some(t),
+                    None => break,
+                }
+            }
+            Ok(serde_json::json!({ "securityProfileIdentifiers": json(&all)? }))
+        }
+        ProfilesCommand::Show { name } => {
+            let mut v = json(&admin::describe_security_profile(store, &scope, &name).await?)?;
+            let targets = admin::list_targets_for_security_profile(store, &name).await?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("securityProfileTargets".into(), json(&targets)?);
+            }
+            Ok(v)
+        }
+        ProfilesCommand::Attach { name, target } => {
+            admin::attach_security_profile(store, &name, &target).await?;
+            Ok(
+                serde_json::json!({ "securityProfileName": name, "securityProfileTargetArn": target }),
+            )
+        }
+        ProfilesCommand::Detach { name, target } => {
+            admin::detach_security_profile(store, &name, &target).await?;
+            Ok(
+                serde_json::json!({ "securityProfileName": name, "securityProfileTargetArn": target }),
+            )
+        }
+    }
+}
+
+pub(super) async fn custom_metrics(dir: DataDir, cmd: CustomMetricsCommand) -> ExitCode {
+    finish(custom_metrics_inner(dir, cmd).await)
+}
+
+async fn custom_metrics_inner(
+    dir: DataDir,
+    cmd: CustomMetricsCommand,
+) -> Result<serde_json::Value, Failure> {
+    let scope = ArnScope::default();
+    let store = open(&dir).await?;
+    let store: &dyn Store = store.as_ref();
+    match cmd {
+        CustomMetricsCommand::Create {
+            name,
+            metric_type,
+            display_name,
+        } => {
+            let req = CreateCustomMetricRequest {
+                metric_name: name,
+                display_name,
+                metric_type,
+            };
+            json(&admin::create_custom_metric(store, &scope, &req).await?)
+        }
+        CustomMetricsCommand::List => {
+            let all = admin::describe_all_custom_metrics(store, &scope).await?;
+            Ok(serde_json::json!({ "customMetrics": json(&all)? }))
+        }
+    }
+}
+
+pub(super) async fn dimensions(dir: DataDir, cmd: DimensionsCommand) -> ExitCode {
+    finish(dimensions_inner(dir, cmd).await)
+}
+
+async fn dimensions_inner(
+    dir: DataDir,
+    cmd: DimensionsCommand,
+) -> Result<serde_json::Value, Failure> {
+    let scope = ArnScope::default();
+    let store = open(&dir).await?;
+    let store: &dyn Store = store.as_ref();
+    match cmd {
+        DimensionsCommand::Create { name, values } => {
+            let req = CreateDimensionRequest {
+                name,
+                dimension_type: "TOPIC_FILTER".into(),
+                string_values: values,
+            };
+            json(&admin::create_dimension(store, &scope, &req).await?)
+        }
+        DimensionsCommand::List => {
+            let mut names = Vec::new();
+            let mut paging = Paging {
+                next_token: None,
+                max_results: Some(crate::store::PageRequest::MAX_LIMIT),
+            };
+            loop {
+                let page = admin::list_dimensions(store, &paging).await?;
+                names.extend(page.dimension_names);
+                match page.next_token {
+                    Some(t) => paging.next_token = Some(t),
+                    None => break,
+                }
+            }
+            Ok(serde_json::json!({ "dimensionNames": names }))
+        }
+    }
+}
+
+pub(super) async fn violations(dir: DataDir, cmd: ViolationsCommand) -> ExitCode {
+    finish(violations_inner(dir, cmd).await)
+}
+
+async fn violations_inner(
+    dir: DataDir,
+    cmd: ViolationsCommand,
+) -> Result<serde_json::Value, Failure> {
+    let store = open(&dir).await?;
+    let store: &dyn Store = store.as_ref();
+    match cmd {
+        ViolationsCommand::List { thing, profile } => {
+            let mut all = Vec::new();
+            let mut paging = Paging {
+                next_token: None,
+                max_results: Some(crate::store::PageRequest::MAX_LIMIT),
+            };
+            loop {
+                let page = admin::list_active_violations(
+                    store,
+                    thing.as_deref(),
+                    profile.as_deref(),
+                    &paging,
+                )
+                .await?;
+                all.extend(page.active_violations);
+                match page.next_token {
+                    Some(t) => paging.next_token = Some(t),
+                    None => break,
+                }
+            }
+            Ok(serde_json::json!({ "activeViolations": json(&all)? }))
+        }
+    }
+}
