@@ -179,10 +179,6 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         vec![detection as Arc<dyn crate::ingest::ReportSink>],
     )
     .await?;
-    let outbox =
-        crate::alert::Outbox::new(store.clone(), crate::alert::OutboxConfig::default(), None);
-    tokio::spawn(detection_task.with_alert_wake(outbox.waker()).run());
-    tokio::spawn(outbox.run());
     crate::store::retention::spawn_retention(
         store.clone(),
         cfg.retention,
@@ -224,6 +220,16 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         events_tx = Some(events);
         broker = Some(embedded);
     }
+
+    // MQTT alert targets publish on the embedded broker; in external mode there is none, so
+    // they fail (and are retried) with "no embedded broker to publish on".
+    let mqtt = broker
+        .as_ref()
+        .map(|b: &EmbeddedBroker| b.publisher().into_mqtt_publish());
+    let outbox =
+        crate::alert::Outbox::new(store.clone(), crate::alert::OutboxConfig::default(), mqtt);
+    tokio::spawn(detection_task.with_alert_wake(outbox.waker()).run());
+    tokio::spawn(outbox.run());
 
     let http_addr = crate::http::serve(
         cfg.http_listen,

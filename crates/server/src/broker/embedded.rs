@@ -153,6 +153,36 @@ impl EmbeddedBroker {
     pub async fn publish(&self, topic: &str, payload: Vec<u8>) {
         publish(&self.scx, topic, payload).await;
     }
+
+    /// A cloneable handle publishing on this broker, for tasks that outlive a borrow of it
+    /// (the alert outbox).
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            scx: self.scx.clone(),
+        }
+    }
+}
+
+/// Publishes on the embedded broker as the system (not as a device); see
+/// [`EmbeddedBroker::publisher`].
+#[derive(Clone)]
+pub struct Publisher {
+    scx: ServerContext,
+}
+
+impl Publisher {
+    /// Publishes `payload` on `topic` at QoS 1 to whoever subscribes.
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) {
+        publish(&self.scx, topic, payload).await;
+    }
+
+    /// This handle as the alert outbox's MQTT publish function.
+    pub fn into_mqtt_publish(self) -> crate::alert::MqttPublish {
+        Arc::new(move |topic: String, payload: Vec<u8>| {
+            let p = self.clone();
+            Box::pin(async move { p.publish(&topic, payload).await })
+        })
+    }
 }
 
 /// Listener settings shared by both listeners. `nodelay`: an answer and the PUBACK before it
