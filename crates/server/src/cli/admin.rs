@@ -6,10 +6,9 @@
 //! is the AWS response JSON; mistakes the operator can fix exit 2, everything else 1.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde::Serialize;
 
 use crate::admin::{
@@ -19,18 +18,7 @@ use crate::admin::{
 use crate::server::open_data_dir;
 use crate::store::Store;
 
-/// Where the server's data lives; the same flag and variable as the registry commands.
-#[derive(Debug, Args)]
-pub(super) struct DataDir {
-    /// The server's data directory.
-    #[arg(
-        long,
-        env = "FLEETWARD_DATA_DIR",
-        default_value = "./fleetward-data",
-        global = true
-    )]
-    data_dir: PathBuf,
-}
+use super::registry::DataDir;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ProfilesCommand {

@@ -49,28 +49,28 @@ enum Command {
     /// Security profiles (AWS CreateSecurityProfile JSON): apply, list, show, attach, detach.
     Profiles {
         #[command(flatten)]
-        dir: admin::DataDir,
+        dir: registry::DataDir,
         #[command(subcommand)]
         cmd: admin::ProfilesCommand,
     },
     /// Custom metrics: create, list.
     CustomMetrics {
         #[command(flatten)]
-        dir: admin::DataDir,
+        dir: registry::DataDir,
         #[command(subcommand)]
         cmd: admin::CustomMetricsCommand,
     },
     /// Dimensions (MQTT topic filters): create, list.
     Dimensions {
         #[command(flatten)]
-        dir: admin::DataDir,
+        dir: registry::DataDir,
         #[command(subcommand)]
         cmd: admin::DimensionsCommand,
     },
     /// Violations: list the active ones.
     Violations {
         #[command(flatten)]
-        dir: admin::DataDir,
+        dir: registry::DataDir,
         #[command(subcommand)]
         cmd: admin::ViolationsCommand,
     },

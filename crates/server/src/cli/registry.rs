@@ -16,6 +16,7 @@ use crate::store::{
     CertStatus, Certificate, NewThing, NewThingGroup, PageRequest, Store, StoreError,
 };
 
+/// Where the server's data lives: the flag and variable every offline command shares.
 #[derive(Debug, Args)]
 pub(super) struct DataDir {
     /// The server's data directory.
@@ -25,7 +26,7 @@ pub(super) struct DataDir {
         default_value = "./fleetward-data",
         global = true
     )]
-    data_dir: PathBuf,
+    pub(super) data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
