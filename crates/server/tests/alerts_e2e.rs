@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use common::{Device, eventually, start};
-use fleetward::store::{AlertTargetKind, NewAlertTarget, NewSecurityProfile, Store};
+use fleetward::store::{AlertTargetKind, NewAlertTarget, Store};
 use fleetward_proto::Format;
 use fleetward_proto::answer::Status;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-const ALL_THINGS: &str = "arn:aws:iot:us-east-1:000000000000:all/things";
 const SECRET: &str = "s3cret";
 
 #[derive(Clone, Debug)]
@@ -111,33 +110,7 @@ async fn violation_alerts_reach_a_signed_webhook_after_a_retry() {
         })
         .await
         .unwrap();
-    let behavior = json!({
-        "name": "few-ports",
-        "metric": "aws:num-listening-tcp-ports",
-        "criteria": {
-            "comparisonOperator": "less-than-equals",
-            "value": {"count": 1},
-            "consecutiveDatapointsToAlarm": 1,
-            "consecutiveDatapointsToClear": 1
-        }
-    });
-    store
-        .create_security_profile(&NewSecurityProfile {
-            name: "ports".into(),
-            description: None,
-            behaviors: json!([behavior.clone()]),
-            alert_targets: json!({"SNS": {
-                "alertTargetArn": "arn:aws:sns:us-east-1:123456789012:ops-hook",
-                "roleArn": "arn:aws:iam::123456789012:role/defender"
-            }}),
-            additional_metrics: json!([]),
-        })
-        .await
-        .unwrap();
-    store
-        .attach_security_profile("ports", ALL_THINGS)
-        .await
-        .unwrap();
+    let behavior = common::ports_profile(store, "ops-hook").await;
 
     let mut d = Device::connect(srv.mqtt_addr(), "cam-1", Some(&creds), &creds.ca).await;
     d.expect_connected().await;

@@ -4,13 +4,12 @@
 mod common;
 
 use common::{Device, Seen, start};
-use fleetward::store::{AlertTargetKind, NewAlertTarget, NewPolicy, NewSecurityProfile, Store};
+use fleetward::store::{AlertTargetKind, NewAlertTarget, NewPolicy, Store};
 use fleetward_proto::Format;
 use fleetward_proto::answer::Status;
 use rumqttc::QoS;
 use serde_json::{Value, json};
 
-const ALL_THINGS: &str = "arn:aws:iot:us-east-1:000000000000:all/things";
 const ALERT_TOPIC: &str = "fleetward/alerts";
 const SUBSCRIBE_POLICY: &str = "alerts-subscriber";
 
@@ -86,33 +85,7 @@ async fn violation_alerts_are_published_on_the_embedded_broker() {
         })
         .await
         .unwrap();
-    let behavior = json!({
-        "name": "few-ports",
-        "metric": "aws:num-listening-tcp-ports",
-        "criteria": {
-            "comparisonOperator": "less-than-equals",
-            "value": {"count": 1},
-            "consecutiveDatapointsToAlarm": 1,
-            "consecutiveDatapointsToClear": 1
-        }
-    });
-    store
-        .create_security_profile(&NewSecurityProfile {
-            name: "ports".into(),
-            description: None,
-            behaviors: json!([behavior.clone()]),
-            alert_targets: json!({"SNS": {
-                "alertTargetArn": "arn:aws:sns:us-east-1:123456789012:ops-mqtt",
-                "roleArn": "arn:aws:iam::123456789012:role/defender"
-            }}),
-            additional_metrics: json!([]),
-        })
-        .await
-        .unwrap();
-    store
-        .attach_security_profile("ports", ALL_THINGS)
-        .await
-        .unwrap();
+    let behavior = common::ports_profile(store, "ops-mqtt").await;
 
     let mut sub = Device::connect(srv.mqtt_addr(), "ops-console", Some(&ops), &ops.ca).await;
     sub.expect_connected().await;

@@ -269,3 +269,40 @@ where
     }
     panic!("condition not met within 10 s");
 }
+
+/// The target ARN covering every thing.
+pub const ALL_THINGS: &str = "arn:aws:iot:us-east-1:000000000000:all/things";
+
+/// Creates the profile "ports" with one behavior, "few-ports" (at most one listening TCP port;
+/// alarm and clear after one datapoint), alerting the target named `alert_target` through an
+/// AWS-style SNS ARN, and attaches it to all things. Returns the behavior, as alerts carry it.
+pub async fn ports_profile(store: &dyn Store, alert_target: &str) -> serde_json::Value {
+    let behavior = serde_json::json!({
+        "name": "few-ports",
+        "metric": "aws:num-listening-tcp-ports",
+        "criteria": {
+            "comparisonOperator": "less-than-equals",
+            "value": {"count": 1},
+            "consecutiveDatapointsToAlarm": 1,
+            "consecutiveDatapointsToClear": 1
+        }
+    });
+    store
+        .create_security_profile(&fleetward::store::NewSecurityProfile {
+            name: "ports".into(),
+            description: None,
+            behaviors: serde_json::json!([behavior.clone()]),
+            alert_targets: serde_json::json!({"SNS": {
+                "alertTargetArn": format!("arn:aws:sns:us-east-1:123456789012:{alert_target}"),
+                "roleArn": "arn:aws:iam::123456789012:role/defender"
+            }}),
+            additional_metrics: serde_json::json!([]),
+        })
+        .await
+        .unwrap();
+    store
+        .attach_security_profile("ports", ALL_THINGS)
+        .await
+        .unwrap();
+    behavior
+}
