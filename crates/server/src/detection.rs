@@ -14,23 +14,27 @@
 //! batch rather than per report, so a burst of reports costs one catalog read; a profile is
 //! recompiled only when its stored version changed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use fleetward_proto::decode::Metric;
 use tokio::sync::{Notify, mpsc};
 
-use crate::detect::engine::AlarmStatus;
+use crate::detect::engine::{AlarmStatus, InvalidationReason, Point};
 use crate::detect::model::DimensionType;
 use crate::detect::runtime::{
-    Detector, Origin, StateKey, ViolationEvent as DetectEvent, ViolationEventType as DetectType,
+    Detector, Origin, SILENCE_MS, StateKey, ViolationEvent as DetectEvent,
+    ViolationEventType as DetectType,
 };
 use crate::detect::targets::{Target, ThingFacts, profiles_for_thing};
 use crate::detect::{Behavior, BehaviorState, CustomMetricType, Dimension, compile_behaviors};
 use crate::ingest::ReportSink;
+use crate::ingest::cloud::CloudSink;
 use crate::store::{
-    NewAlert, NewViolation, PageRequest, Store, StoreResult, StoredBehaviorState, StoredReport,
-    ViolationEvent, ViolationEventType,
+    CloudDatapoint, NewAlert, NewViolation, PageRequest, Store, StoreResult, StoredBehaviorState,
+    StoredReport, ViolationEvent, ViolationEventType,
 };
 
 /// Reports waiting for detection. Large enough to absorb a full ingest batch several times
@@ -40,36 +44,164 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
 /// Most reports handled per catalog refresh, so a long backlog still sees profile edits.
 const MAX_DRAIN: usize = 1024;
 
-/// The [`ReportSink`] half: cheap, synchronous, never blocks.
+/// Tuning for detection.
+#[derive(Debug, Clone)]
+pub struct DetectionConfig {
+    /// Reports (and cloud-side batches) waiting for detection before new ones are dropped.
+    pub queue_capacity: usize,
+    /// Time compression for demos and benchmarks (`fleetward serve --time-scale`): behavior
+    /// windows, statistical window ends and the 2-day silence are divided by it. 1 is AWS's
+    /// time.
+    pub time_scale: u32,
+    /// How often due statistical window ends and the silence sweep are looked for.
+    pub tick: Duration,
+    /// How often every monitored thing's targeting is re-resolved without being asked, which
+    /// catches registry and attachment edits made by another process (the offline CLI).
+    /// In-process edits ask at once through [`DetectionService::refresher`].
+    pub reconcile_every: Duration,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        DetectionConfig {
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            time_scale: 1,
+            tick: Duration::from_secs(1),
+            reconcile_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Violation events per (profile, behavior), the parity of AWS's CloudWatch `Violations`,
+/// `ViolationsCleared` and `ViolationsInvalidated` metrics, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DetectionStats {
+    counts: Mutex<BTreeMap<(String, String), EventCounts>>,
+    /// Reports evaluated.
+    pub reports: AtomicU64,
+    /// Cloud-side datapoints evaluated.
+    pub cloud_datapoints: AtomicU64,
+    /// Reports and cloud-side batches dropped because detection's queue was full.
+    pub dropped: AtomicU64,
+}
+
+/// One (profile, behavior)'s event counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EventCounts {
+    /// `in-alarm` events.
+    pub violations: u64,
+    /// `alarm-cleared` events.
+    pub cleared: u64,
+    /// `alarm-invalidated` events.
+    pub invalidated: u64,
+}
+
+impl DetectionStats {
+    fn record(&self, e: &DetectEvent) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = counts
+            .entry((e.profile.clone(), e.behavior.clone()))
+            .or_default();
+        match e.event_type {
+            DetectType::InAlarm => c.violations += 1,
+            DetectType::AlarmCleared => c.cleared += 1,
+            DetectType::AlarmInvalidated => c.invalidated += 1,
+        }
+    }
+
+    /// Every (profile, behavior) with its counts, sorted.
+    pub fn snapshot(&self) -> Vec<((String, String), EventCounts)> {
+        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+}
+
+/// The [`ReportSink`] and [`CloudSink`] half: cheap, synchronous, never blocks.
 #[derive(Debug)]
 pub struct DetectionService {
     tx: mpsc::Sender<StoredReport>,
-    dropped: AtomicU64,
+    cloud_tx: mpsc::Sender<Vec<CloudDatapoint>>,
+    refresh: Arc<Notify>,
+    stats: Arc<DetectionStats>,
 }
 
 impl DetectionService {
     /// A service with a queue of `capacity` reports, and the task that drains it; the caller
     /// spawns [`DetectionTask::run`].
     pub fn new(store: Arc<dyn Store>, capacity: usize) -> (Arc<DetectionService>, DetectionTask) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        DetectionService::with_config(
+            store,
+            DetectionConfig {
+                queue_capacity: capacity,
+                ..DetectionConfig::default()
+            },
+        )
+    }
+
+    /// A service tuned by `cfg`, and the task that drains it.
+    pub fn with_config(
+        store: Arc<dyn Store>,
+        cfg: DetectionConfig,
+    ) -> (Arc<DetectionService>, DetectionTask) {
+        let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
+        let (cloud_tx, cloud_rx) = mpsc::channel(cfg.queue_capacity.max(1));
+        let refresh = Arc::new(Notify::new());
+        let stats = Arc::new(DetectionStats::default());
         let service = Arc::new(DetectionService {
             tx,
-            dropped: AtomicU64::new(0),
+            cloud_tx,
+            refresh: refresh.clone(),
+            stats: stats.clone(),
         });
         let task = DetectionTask {
             rx,
+            cloud_rx,
+            refresh,
+            stats,
             store,
             detector: Detector::new(),
             versions: HashMap::new(),
             attachments: Vec::new(),
             alert_wake: None,
+            last_seen: HashMap::new(),
+            registered: HashSet::new(),
+            window_ends: HashMap::new(),
+            cfg,
         };
         (service, task)
     }
 
     /// Reports that never reached detection because its queue was full or closed.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.stats.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Detection's counters.
+    pub fn stats(&self) -> Arc<DetectionStats> {
+        self.stats.clone()
+    }
+
+    /// Notified after an in-process edit of profiles, attachments or the registry: detection
+    /// re-reads its catalog and re-resolves targets at once, so a detached profile or a deleted
+    /// thing ends its alarms immediately rather than at the next periodic reconcile.
+    pub fn refresher(&self) -> Arc<Notify> {
+        self.refresh.clone()
+    }
+}
+
+impl CloudSink for DetectionService {
+    fn cloud_datapoints(&self, points: &[CloudDatapoint]) {
+        if points.is_empty() {
+            return;
+        }
+        if self.cloud_tx.try_send(points.to_vec()).is_err() {
+            let total = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                points = points.len(),
+                dropped_total = total,
+                "cloud-side datapoints not evaluated by detection: queue full"
+            );
+        }
     }
 }
 
@@ -77,7 +209,7 @@ impl ReportSink for DetectionService {
     fn reports_stored(&self, reports: &[StoredReport]) {
         for report in reports {
             if let Err(e) = self.tx.try_send(report.clone()) {
-                let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                let total = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 let reason = match e {
                     mpsc::error::TrySendError::Full(_) => "queue full",
                     mpsc::error::TrySendError::Closed(_) => "detection stopped",
@@ -97,6 +229,17 @@ impl ReportSink for DetectionService {
 /// The consuming half: owns the [`Detector`] and does all of detection's IO.
 pub struct DetectionTask {
     rx: mpsc::Receiver<StoredReport>,
+    cloud_rx: mpsc::Receiver<Vec<CloudDatapoint>>,
+    refresh: Arc<Notify>,
+    stats: Arc<DetectionStats>,
+    cfg: DetectionConfig,
+    /// When each thing last sent anything (report or cloud-side datapoint), for the silence
+    /// sweep; seeded from the stored reports at start.
+    last_seen: HashMap<String, i64>,
+    /// Things seen registered, so one that disappears from the registry is known deleted.
+    registered: HashSet<String>,
+    /// The next window end of each statistical (profile, behavior).
+    window_ends: HashMap<(String, String), i64>,
     store: Arc<dyn Store>,
     detector: Detector,
     /// Stored version of each installed (or refused) profile, to recompile only on change.
@@ -115,33 +258,288 @@ impl DetectionTask {
         self
     }
 
-    /// Restores the persisted state, then evaluates reports until every sender is gone.
+    /// Restores the persisted state, then evaluates reports and cloud-side datapoints as they
+    /// come, closes statistical windows when they end, sweeps silent things and re-resolves
+    /// targets, until every sender is gone.
     pub async fn run(mut self) {
         if let Err(e) = self.restore().await {
             // Detection without the old state still works; alarms mid-sequence restart.
             tracing::error!(error = %e, "restoring detection state failed");
         }
         let mut batch = Vec::with_capacity(MAX_DRAIN);
-        while self.rx.recv_many(&mut batch, MAX_DRAIN).await > 0 {
-            if let Err(e) = self.refresh_catalog().await {
-                tracing::error!(error = %e, "reading security profiles failed");
-            }
-            for report in batch.drain(..) {
-                if let Err(e) = self.on_report(&report).await {
-                    tracing::error!(
-                        thing = %report.thing,
-                        report_id = report.report_id,
-                        error = %e,
-                        "detection failed for a report"
-                    );
+        let mut cloud = Vec::new();
+        let mut cloud_open = true;
+        let mut tick = tokio::time::interval(self.cfg.tick.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reconcile = Instant::now();
+        let mut last_sweep = Instant::now();
+        let sweep_every = Duration::from_millis(
+            u64::try_from(60_000 / i64::from(self.cfg.time_scale.max(1))).unwrap_or(60_000),
+        );
+        loop {
+            let refresh = self.refresh.clone();
+            tokio::select! {
+                n = self.rx.recv_many(&mut batch, MAX_DRAIN) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.refresh_logged().await;
+                    for report in batch.drain(..) {
+                        if let Err(e) = self.on_report(&report).await {
+                            tracing::error!(
+                                thing = %report.thing,
+                                report_id = report.report_id,
+                                error = %e,
+                                "detection failed for a report"
+                            );
+                        }
+                    }
+                }
+                n = self.cloud_rx.recv_many(&mut cloud, 64), if cloud_open => {
+                    if n == 0 {
+                        cloud_open = false;
+                        continue;
+                    }
+                    self.refresh_logged().await;
+                    let points: Vec<CloudDatapoint> = cloud.drain(..).flatten().collect();
+                    if let Err(e) = self.on_cloud(&points).await {
+                        tracing::error!(error = %e, "detection failed for cloud-side datapoints");
+                    }
+                }
+                () = refresh.notified() => {
+                    self.refresh_logged().await;
+                    self.reconcile_logged().await;
+                    last_reconcile = Instant::now();
+                }
+                _ = tick.tick() => {
+                    let now = crate::broker::now_ms();
+                    self.close_windows(now).await;
+                    if last_sweep.elapsed() >= sweep_every {
+                        self.sweep_silent(now).await;
+                        last_sweep = Instant::now();
+                    }
+                    if last_reconcile.elapsed() >= self.cfg.reconcile_every {
+                        self.refresh_logged().await;
+                        self.reconcile_logged().await;
+                        last_reconcile = Instant::now();
+                    }
                 }
             }
         }
     }
 
+    async fn refresh_logged(&mut self) {
+        if let Err(e) = self.refresh_catalog().await {
+            tracing::error!(error = %e, "reading security profiles failed");
+        }
+    }
+
+    async fn reconcile_logged(&mut self) {
+        if let Err(e) = self.reconcile().await {
+            tracing::error!(error = %e, "re-resolving security profile targets failed");
+        }
+    }
+
+    /// The profiles targeting `thing` now, in attachment order.
+    async fn profiles_of(&mut self, thing: &str) -> StoreResult<Vec<String>> {
+        let facts = self.thing_facts(thing).await?;
+        if facts.registered {
+            self.registered.insert(thing.to_string());
+        }
+        let parents = self.group_parents(&facts).await?;
+        Ok(
+            profiles_for_thing(&facts, &self.attachments, &|g| parents.get(g).cloned())
+                .into_iter()
+                .map(String::from)
+                .collect(),
+        )
+    }
+
+    /// Re-resolves the targets of every thing detection holds state for: a thing deleted from
+    /// the registry has its alarms invalidated (`ThingDeleted`), and a profile that no longer
+    /// targets a thing (detached, group membership changed) ends that thing's alarms under it.
+    async fn reconcile(&mut self) -> StoreResult<()> {
+        let now = crate::broker::now_ms();
+        let monitored: Vec<(String, Vec<String>)> = self
+            .detector
+            .monitored()
+            .into_iter()
+            .map(|(t, ps)| (t.to_string(), ps.into_iter().map(String::from).collect()))
+            .collect();
+        let mut drained = Vec::new();
+        let mut before = Vec::new();
+        for (thing, with_state) in monitored {
+            let was_registered = self.registered.contains(&thing);
+            let targeting = self.profiles_of(&thing).await?;
+            if was_registered && !self.registered_now(&thing).await? {
+                self.registered.remove(&thing);
+                before.extend(self.detector.keys_where(|k| k.thing == thing));
+                drained.extend(self.detector.invalidate_thing(
+                    &thing,
+                    InvalidationReason::ThingDeleted,
+                    now,
+                ));
+                continue;
+            }
+            for profile in with_state.iter().filter(|p| !targeting.contains(p)) {
+                before.extend(
+                    self.detector
+                        .keys_where(|k| k.thing == thing && &k.profile == profile),
+                );
+                drained.extend(self.detector.untarget(&thing, profile, now));
+            }
+        }
+        self.persist_drained(&drained, before).await;
+        Ok(())
+    }
+
+    async fn registered_now(&self, thing: &str) -> StoreResult<bool> {
+        Ok(self.store.get_thing(thing).await?.is_some())
+    }
+
+    /// Closes every statistical window that has ended by `now`: the fleet percentile is
+    /// computed and each device judged (see [`Detector::window_end`]). Window ends are aligned
+    /// to multiples of the window, like AWS's aggregation periods.
+    async fn close_windows(&mut self, now: i64) {
+        let windows = self.detector.statistical_windows();
+        let live: HashSet<(String, String)> = windows
+            .iter()
+            .map(|(p, b, _)| (p.clone(), b.clone()))
+            .collect();
+        self.window_ends.retain(|k, _| live.contains(k));
+        for (profile, behavior, window) in windows {
+            let window = window.max(1);
+            let next = now - now.rem_euclid(window) + window;
+            let end = *self
+                .window_ends
+                .entry((profile.clone(), behavior.clone()))
+                .or_insert(next);
+            if now < end {
+                continue;
+            }
+            self.window_ends
+                .insert((profile.clone(), behavior.clone()), next);
+            let mut id_gen = new_violation_id;
+            let events = self
+                .detector
+                .window_end(&profile, &behavior, end, &mut id_gen);
+            let states = self.detector.behavior_states(&profile, &behavior);
+            self.persist_outcome(&states, &events, end).await;
+        }
+    }
+
+    /// Invalidates the alarms of things that sent nothing for two days (scaled).
+    async fn sweep_silent(&mut self, now: i64) {
+        let silence = SILENCE_MS / i64::from(self.cfg.time_scale.max(1));
+        let last_seen = &self.last_seen;
+        let is_silent =
+            |t: &str| last_seen.get(t).is_some_and(|at| now.saturating_sub(*at) > silence);
+        let before = self.detector.keys_where(|k| is_silent(&k.thing));
+        if before.is_empty() {
+            return;
+        }
+        let events = self
+            .detector
+            .silent_sweep(now, silence, &|t| last_seen.get(t).copied());
+        self.persist_drained(&events, before).await;
+    }
+
+    /// Evaluates cloud-side datapoints: grouped per (thing, metric, timestamp), one cloud
+    /// window of per-topic points each, so a behavior sees the window's sum over the topics
+    /// its dimension selects.
+    async fn on_cloud(&mut self, points: &[CloudDatapoint]) -> StoreResult<()> {
+        let mut groups: BTreeMap<(&str, i64, &str), Vec<&CloudDatapoint>> = BTreeMap::new();
+        for p in points {
+            groups
+                .entry((p.thing.as_str(), p.timestamp, p.metric.name()))
+                .or_default()
+                .push(p);
+        }
+        let mut by_thing: BTreeMap<&str, Vec<Vec<&CloudDatapoint>>> = BTreeMap::new();
+        for ((thing, _, _), group) in groups {
+            by_thing.entry(thing).or_default().push(group);
+        }
+        for (thing, groups) in by_thing {
+            self.stats
+                .cloud_datapoints
+                .fetch_add(groups.iter().map(Vec::len).sum::<usize>() as u64, Ordering::Relaxed);
+            let profiles = self.profiles_of(thing).await?;
+            let latest = groups
+                .iter()
+                .flat_map(|g| g.iter().map(|p| p.timestamp))
+                .max()
+                .unwrap_or_default();
+            let seen = self.last_seen.entry(thing.to_string()).or_insert(latest);
+            *seen = (*seen).max(latest);
+            if profiles.is_empty() {
+                continue;
+            }
+            let names: Vec<&str> = profiles.iter().map(String::as_str).collect();
+            let mut events = Vec::new();
+            let mut metrics = Vec::new();
+            for group in &groups {
+                let first = group[0];
+                let metric = Metric::Aws(first.metric);
+                let pts: Vec<Point<'_>> = group
+                    .iter()
+                    .map(|p| Point {
+                        value: &p.value,
+                        topic: p.topic.as_deref(),
+                    })
+                    .collect();
+                let mut id_gen = new_violation_id;
+                events.extend(self.detector.on_cloud_window(
+                    thing,
+                    &names,
+                    first.timestamp,
+                    &metric,
+                    &pts,
+                    thing,
+                    &mut id_gen,
+                ));
+                metrics.push(metric);
+            }
+            let touched = self.touched(thing, &names, &metrics);
+            let at = groups
+                .iter()
+                .flat_map(|g| g.iter().map(|p| p.timestamp))
+                .max()
+                .unwrap_or_default();
+            self.persist_outcome(&touched, &events, at).await;
+        }
+        Ok(())
+    }
+
+    /// The states of `thing` under `profiles` for behaviors on `metrics`.
+    fn touched(
+        &self,
+        thing: &str,
+        profiles: &[&str],
+        metrics: &[Metric],
+    ) -> Vec<(StateKey, BehaviorState)> {
+        let mut touched = Vec::new();
+        for profile in profiles {
+            let Some(behaviors) = self.detector.profile(profile) else {
+                continue;
+            };
+            for b in behaviors {
+                if metrics.contains(b.metric()) {
+                    let k = key(thing, profile, b.name());
+                    if let Some(state) = self.detector.state(&k) {
+                        touched.push((k, state.clone()));
+                    }
+                }
+            }
+        }
+        touched
+    }
+
     /// Installs every profile and reloads every persisted behavior state, so a restart in the
     /// middle of a `consecutiveDatapointsToAlarm` run continues it.
     async fn restore(&mut self) -> StoreResult<()> {
+        for last in self.store.last_reports().await? {
+            self.last_seen.insert(last.thing, last.received_at);
+        }
         self.refresh_catalog().await?;
         let profiles: Vec<String> = self.versions.keys().cloned().collect();
         for profile in profiles {
@@ -185,6 +583,7 @@ impl DetectionTask {
             (HashMap::new(), HashMap::new())
         };
         let mut events = Vec::new();
+        let mut before = Vec::new();
         let mut attachments = Vec::new();
         let mut present = BTreeSet::new();
         for p in &profiles {
@@ -192,6 +591,12 @@ impl DetectionTask {
             if self.versions.get(&p.name) != Some(&p.version) {
                 match compile_profile(&p.behaviors, &custom, &dimensions) {
                     Ok(compiled) => {
+                        let scale = self.cfg.time_scale;
+                        let compiled = compiled
+                            .into_iter()
+                            .map(|b| b.with_time_scale(scale))
+                            .collect();
+                        before.extend(self.detector.keys_where(|k| k.profile == p.name));
                         events.extend(self.detector.set_profile(&p.name, compiled, now))
                     }
                     // Stored profiles were validated on write; one that no longer compiles
@@ -218,10 +623,11 @@ impl DetectionTask {
             .collect();
         for name in gone {
             self.versions.remove(&name);
+            before.extend(self.detector.keys_where(|k| k.profile == name));
             events.extend(self.detector.remove_profile(&name, now));
         }
         self.attachments = attachments;
-        self.persist_drained(&events).await;
+        self.persist_drained(&events, before).await;
         Ok(())
     }
 
@@ -269,39 +675,39 @@ impl DetectionTask {
 
     /// Evaluates one committed report.
     async fn on_report(&mut self, report: &StoredReport) -> StoreResult<()> {
-        let facts = self.thing_facts(&report.thing).await?;
-        let parents = self.group_parents(&facts).await?;
-        let profiles: Vec<String> =
-            profiles_for_thing(&facts, &self.attachments, &|g| parents.get(g).cloned())
-                .into_iter()
-                .map(String::from)
-                .collect();
+        self.stats.reports.fetch_add(1, Ordering::Relaxed);
+        let seen = self
+            .last_seen
+            .entry(report.thing.clone())
+            .or_insert(report.received_at);
+        *seen = (*seen).max(report.received_at);
+        let profiles = self.profiles_of(&report.thing).await?;
 
         // Profiles that stopped targeting this thing end its alarms under them.
         let mut drained = Vec::new();
-        let installed: Vec<String> = self.versions.keys().cloned().collect();
-        for profile in installed.iter().filter(|p| !profiles.contains(p)) {
-            let has_state = self.detector.profile(profile).is_some_and(|bs| {
-                bs.iter().any(|b| {
-                    self.detector
-                        .state(&key(&report.thing, profile, b.name()))
-                        .is_some()
-                })
-            });
-            if has_state {
-                drained.extend(
-                    self.detector
-                        .untarget(&report.thing, profile, report.received_at),
-                );
-            }
+        let mut before = Vec::new();
+        let with_state: Vec<String> = self
+            .detector
+            .monitored()
+            .get(report.thing.as_str())
+            .map(|ps| ps.iter().map(|p| p.to_string()).collect())
+            .unwrap_or_default();
+        for profile in with_state.iter().filter(|p| !profiles.contains(p)) {
+            before.extend(self.detector.keys_where(|k| {
+                k.thing == report.thing && &k.profile == profile
+            }));
+            drained.extend(
+                self.detector
+                    .untarget(&report.thing, profile, report.received_at),
+            );
         }
-        self.persist_drained(&drained).await;
+        self.persist_drained(&drained, before).await;
 
         if profiles.is_empty() {
             return Ok(());
         }
         let names: Vec<&str> = profiles.iter().map(String::as_str).collect();
-        let mut id_gen = || format!("{:032x}", fastrand::u128(..));
+        let mut id_gen = new_violation_id;
         let events = self.detector.on_datapoints(
             &report.thing,
             &names,
@@ -313,26 +719,24 @@ impl DetectionTask {
             },
             &mut id_gen,
         );
+        let metrics: Vec<Metric> = report.datapoints.iter().map(|d| d.metric.clone()).collect();
+        let touched = self.touched(&report.thing, &names, &metrics);
+        self.persist_outcome(&touched, &events, report.received_at)
+            .await;
+        Ok(())
+    }
 
-        // The states the datapoints reached: behaviors of these profiles on these metrics.
-        let mut touched = Vec::new();
-        for profile in &names {
-            let Some(behaviors) = self.detector.profile(profile) else {
-                continue;
-            };
-            for b in behaviors {
-                if report.datapoints.iter().any(|dp| &dp.metric == b.metric()) {
-                    let k = key(&report.thing, profile, b.name());
-                    if let Some(state) = self.detector.state(&k) {
-                        touched.push((k, state.clone()));
-                    }
-                }
-            }
-        }
-
+    /// Persists what one evaluation step did: the active violations of the states in alarm,
+    /// the violation events, then the states themselves.
+    async fn persist_outcome(
+        &self,
+        touched: &[(StateKey, BehaviorState)],
+        events: &[DetectEvent],
+        at_ms: i64,
+    ) {
         // Violations first: an active violation whose state was not saved is refreshed by the
         // next datapoint, while a saved alarm state without its violation could never close.
-        for (k, state) in &touched {
+        for (k, state) in touched {
             if let AlarmStatus::InAlarm {
                 violation_id,
                 started_ms,
@@ -360,17 +764,18 @@ impl DetectionTask {
                 }
             }
         }
-        for event in &events {
+        for event in events {
             self.persist_event(event).await;
         }
         let rows: Vec<StoredBehaviorState> = touched
             .iter()
-            .filter_map(|(k, s)| stored_state(k, s, report.received_at))
+            .filter_map(|(k, s)| stored_state(k, s, at_ms))
             .collect();
-        if !rows.is_empty() {
-            self.store.upsert_behavior_states(&rows).await?;
+        if !rows.is_empty()
+            && let Err(e) = self.store.upsert_behavior_states(&rows).await
+        {
+            tracing::error!(error = %e, "storing behavior states failed");
         }
-        Ok(())
     }
 
     /// Whether the thing is registered, and its direct groups.
@@ -419,6 +824,7 @@ impl DetectionTask {
     /// Stores one violation change and logs it unless suppressed. Failures are logged, not
     /// returned: one lost event must not stop the others of the same report.
     async fn persist_event(&self, e: &DetectEvent) {
+        self.stats.record(e);
         let value = serde_json::to_value(&e.value).ok();
         let result = match e.event_type {
             DetectType::InAlarm => {
@@ -530,23 +936,27 @@ impl DetectionTask {
         }
     }
 
-    /// Persists events of states the detector dropped (profile changed, removed, detached),
-    /// and overwrites those states with a fresh one: the store cannot delete a single state,
-    /// and a restart must not bring the dropped alarm back.
-    async fn persist_drained(&self, events: &[DetectEvent]) {
-        if events.is_empty() {
-            return;
-        }
-        let mut rows = Vec::new();
+    /// Persists events of states the detector dropped (profile changed, removed, detached,
+    /// thing deleted or silent) and deletes from the store every state of `before` the
+    /// detector no longer holds, so a restart cannot bring a dropped state back.
+    async fn persist_drained(&self, events: &[DetectEvent], before: Vec<StateKey>) {
         for e in events {
             self.persist_event(e).await;
-            let k = key(&e.thing, &e.profile, &e.behavior);
-            rows.extend(stored_state(&k, &BehaviorState::default(), e.at_ms));
         }
-        if let Err(err) = self.store.upsert_behavior_states(&rows).await {
-            tracing::error!(error = %err, "storing reset behavior states failed");
+        let keys: Vec<(String, String, String)> = before
+            .into_iter()
+            .filter(|k| self.detector.state(k).is_none())
+            .map(|k| (k.thing, k.profile, k.behavior))
+            .collect();
+        if let Err(err) = self.store.delete_behavior_states(&keys).await {
+            tracing::error!(error = %err, "deleting dropped behavior states failed");
         }
     }
+}
+
+/// A new violation's id: 32 lowercase hex digits, like AWS's.
+fn new_violation_id() -> String {
+    format!("{:032x}", fastrand::u128(..))
 }
 
 fn key(thing: &str, profile: &str, behavior: &str) -> StateKey {

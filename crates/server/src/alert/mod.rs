@@ -10,6 +10,7 @@
 pub mod message;
 pub mod outbox;
 pub mod sign;
+pub mod targets;
 
 pub use message::{alert_target_names, idempotency_key, sns_message};
 pub use outbox::{MqttPublish, Outbox, OutboxConfig};

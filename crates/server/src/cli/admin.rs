@@ -101,7 +101,7 @@ pub(super) enum ViolationsCommand {
 }
 
 /// A failed command: the message, and its exit status (2: fix the input, 1: anything else).
-struct Failure(String, u8);
+pub(super) struct Failure(pub(super) String, pub(super) u8);
 
 impl From<AdminError> for Failure {
     fn from(e: AdminError) -> Self {
@@ -116,11 +116,11 @@ impl From<AdminError> for Failure {
     }
 }
 
-fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
+pub(super) fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
     serde_json::to_value(v).map_err(|e| Failure(e.to_string(), 1))
 }
 
-fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
+pub(super) fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
     match r {
         Ok(v) => {
             super::out(&serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -133,7 +133,7 @@ fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
     }
 }
 
-async fn open(dir: &DataDir) -> Result<std::sync::Arc<crate::store::sqlite::SqliteStore>, Failure> {
+pub(super) async fn open(dir: &DataDir) -> Result<std::sync::Arc<crate::store::sqlite::SqliteStore>, Failure> {
     open_data_dir(&dir.data_dir)
         .await
         .map(|(s, _, _)| s)

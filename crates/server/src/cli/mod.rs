@@ -1,6 +1,9 @@
 //! The `fleetward` command line: argument parsing and dispatch to one module per command.
 
 mod admin;
+mod demo;
+mod keys;
+mod alerts;
 mod registry;
 mod report;
 mod serve;
@@ -67,6 +70,20 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::DimensionsCommand,
     },
+    /// Alert targets (webhook, MQTT, log) that profiles send alerts to: create, list, delete.
+    AlertTargets {
+        #[command(flatten)]
+        dir: registry::DataDir,
+        #[command(subcommand)]
+        cmd: alerts::AlertTargetsCommand,
+    },
+    /// Access keys for the HTTP API (AWS SigV4): create, list, delete.
+    Keys {
+        #[command(flatten)]
+        dir: registry::DataDir,
+        #[command(subcommand)]
+        cmd: keys::KeysCommand,
+    },
     /// Violations: list the active ones.
     Violations {
         #[command(flatten)]
@@ -120,6 +137,8 @@ pub fn main() -> ExitCode {
             Command::CustomMetrics { dir, cmd } => admin::custom_metrics(dir, cmd).await,
             Command::Dimensions { dir, cmd } => admin::dimensions(dir, cmd).await,
             Command::Violations { dir, cmd } => admin::violations(dir, cmd).await,
+            Command::Keys { dir, cmd } => keys::keys(dir, cmd).await,
+            Command::AlertTargets { dir, cmd } => alerts::alert_targets(dir, cmd).await,
             Command::Report(cmd) => report::run(cmd),
         }
     })

@@ -163,6 +163,8 @@ pub struct CompiledBehavior {
     spec: MetricSpec,
     criteria: Criteria,
     duration_ms: Option<i64>,
+    /// The statistical window when there is no `durationSeconds`.
+    default_window_ms: i64,
     to_alarm: u8,
     to_clear: u8,
     dimension: Option<(Vec<String>, DimensionOperator)>,
@@ -202,6 +204,7 @@ impl CompiledBehavior {
             spec: c.spec,
             criteria,
             duration_ms: c.duration_ms,
+            default_window_ms: DEFAULT_WINDOW_MS,
             to_alarm: c.to_alarm,
             to_clear: c.to_clear,
             dimension: c.dimension,
@@ -251,7 +254,17 @@ impl CompiledBehavior {
 
     /// How often the caller must send [`Input::WindowEnd`] to a statistical behavior.
     pub fn window_ms(&self) -> i64 {
-        self.duration_ms.unwrap_or(DEFAULT_WINDOW_MS)
+        self.duration_ms.unwrap_or(self.default_window_ms)
+    }
+
+    /// Compresses the behavior's time windows `scale` times, for demos and benchmarks that
+    /// run a 5-minute report interval every second (`fleetward serve --time-scale`). The
+    /// behavior as written, and so its violations and alerts, keep AWS's seconds.
+    pub fn with_time_scale(mut self, scale: u32) -> CompiledBehavior {
+        let scale = i64::from(scale.max(1));
+        self.duration_ms = self.duration_ms.map(|d| (d / scale).max(1));
+        self.default_window_ms = (self.default_window_ms / scale).max(1);
+        self
     }
 
     /// Whether alert targets must not be notified.

@@ -9,7 +9,7 @@
 //! violation ids come from the caller, so a replay gives the same events and the runtime can
 //! be tested without a broker or a database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fleetward_proto::decode::{Datapoint, Metric, MetricValue};
 use serde::{Deserialize, Serialize};
@@ -379,12 +379,14 @@ impl Detector {
         events
     }
 
-    /// Invalidates every thing whose last report is more than [`SILENCE_MS`] before `now_ms`.
-    /// A thing `last_report_at` knows nothing about is left alone: losing an alarm on missing
-    /// bookkeeping is worse than keeping it until the next sweep.
+    /// Invalidates every thing whose last report is more than `silence_ms` ([`SILENCE_MS`] but
+    /// for time-compressed demos) before `now_ms`. A thing `last_report_at` knows nothing
+    /// about is left alone: losing an alarm on missing bookkeeping is worse than keeping it
+    /// until the next sweep.
     pub fn silent_sweep(
         &mut self,
         now_ms: i64,
+        silence_ms: i64,
         last_report_at: &dyn Fn(&str) -> Option<i64>,
     ) -> Vec<ViolationEvent> {
         let mut silent: Vec<String> = Vec::new();
@@ -392,7 +394,7 @@ impl Detector {
             if silent.last() == Some(&key.thing) {
                 continue;
             }
-            if last_report_at(&key.thing).is_some_and(|t| now_ms.saturating_sub(t) > SILENCE_MS) {
+            if last_report_at(&key.thing).is_some_and(|t| now_ms.saturating_sub(t) > silence_ms) {
                 silent.push(key.thing.clone());
             }
         }
@@ -401,6 +403,47 @@ impl Detector {
             events.extend(self.invalidate_thing(&thing, InvalidationReason::Silent, now_ms));
         }
         events
+    }
+
+    /// Every installed statistical behavior as (profile, behavior, window length in ms): the
+    /// window ends the caller must schedule with [`Detector::window_end`].
+    pub fn statistical_windows(&self) -> Vec<(String, String, i64)> {
+        let mut out = Vec::new();
+        for (profile, behaviors) in &self.profiles {
+            for b in behaviors {
+                if matches!(b.criteria(), Criteria::Statistical { .. }) {
+                    out.push((profile.clone(), b.name().to_string(), b.window_ms()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The keys of the states `selected` picks, for a caller that must know which states an
+    /// operation drops (compare with [`Detector::state`] afterwards).
+    pub fn keys_where(&self, selected: impl Fn(&StateKey) -> bool) -> Vec<StateKey> {
+        self.states.keys().filter(|k| selected(k)).cloned().collect()
+    }
+
+    /// Every thing with at least one state, and the profiles it has state under.
+    pub fn monitored(&self) -> BTreeMap<&str, BTreeSet<&str>> {
+        let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for k in self.states.keys() {
+            out.entry(k.thing.as_str())
+                .or_default()
+                .insert(k.profile.as_str());
+        }
+        out
+    }
+
+    /// The states of one statistical behavior across the fleet, as [`Detector::window_end`]
+    /// left them, for the caller to persist.
+    pub fn behavior_states(&self, profile: &str, behavior: &str) -> Vec<(StateKey, BehaviorState)> {
+        self.states
+            .iter()
+            .filter(|(k, _)| k.profile == profile && k.behavior == behavior)
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect()
     }
 
     /// Every state machine's state, for the caller to persist. Plain serde data.
@@ -829,7 +872,7 @@ mod tests {
             "t2" => Some(now - SILENCE_MS),
             _ => None,
         };
-        let events = d.silent_sweep(now, &last);
+        let events = d.silent_sweep(now, SILENCE_MS, &last);
         let got: Vec<(&str, &str, Option<InvalidationReason>)> = events
             .iter()
             .map(|e| (e.thing.as_str(), e.profile.as_str(), e.reason))
@@ -839,7 +882,7 @@ mod tests {
         assert!(events.iter().all(|e| e.at_ms == now));
         // Exactly two days is not "more than two days"; unknown things are left alone.
         assert!(d.state(&key("t2", "a", "b")).unwrap().in_alarm());
-        assert_eq!(d.silent_sweep(now, &|_| None), []);
+        assert_eq!(d.silent_sweep(now, SILENCE_MS, &|_| None), []);
         assert_eq!(d.states().len(), 2);
     }
 

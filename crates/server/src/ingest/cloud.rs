@@ -18,12 +18,29 @@ use crate::store::{CloudDatapoint, Store};
 /// AWS aggregates cloud-side counts over 5 minutes.
 pub const WINDOW_MS: i64 = 300_000;
 
+/// After a (thing, metric, topic) count was last above zero, windows without any such event
+/// are emitted as a count of 0 for this many windows: a quiet window is a datapoint of 0, which
+/// is what lets an alarm on a count clear. 22 windows cover the longest `durationSeconds`
+/// (3600 s = 12 windows) plus the most `consecutiveDatapointsToClear` (10); after that the
+/// key is forgotten, so memory stays bounded by recent activity.
+pub const ZERO_TAIL_WINDOWS: i64 = 22;
+
+/// Receives cloud-side datapoints after they are stored: the interface detection plugs into.
+pub trait CloudSink: Send + Sync {
+    /// Called with each stored batch, in time order per thing.
+    fn cloud_datapoints(&self, points: &[CloudDatapoint]);
+}
+
+type CountKey = (String, AwsMetric, Option<String>);
+
 /// Folds events into datapoints.
 #[derive(Debug)]
 pub struct CloudMetrics {
     window_ms: i64,
     window_start: Option<i64>,
-    counts: HashMap<(String, AwsMetric, Option<String>), u64>,
+    counts: HashMap<CountKey, u64>,
+    /// The last window in which each key counted something.
+    recent: HashMap<CountKey, i64>,
     disconnected_at: HashMap<String, i64>,
     ready: Vec<CloudDatapoint>,
 }
@@ -42,6 +59,7 @@ impl CloudMetrics {
             window_ms: window_ms.max(1),
             window_start: None,
             counts: HashMap::new(),
+            recent: HashMap::new(),
             disconnected_at: HashMap::new(),
             ready: Vec::new(),
         }
@@ -126,7 +144,22 @@ impl CloudMetrics {
         let current = self.window_of(now);
         match self.window_start {
             Some(start) if start < current => {
-                for ((thing, metric, topic), n) in self.counts.drain() {
+                let horizon = start - ZERO_TAIL_WINDOWS * self.window_ms;
+                self.recent.retain(|_, last| *last >= horizon);
+                for (key, last) in &self.recent {
+                    if *last < start && !self.counts.contains_key(key) {
+                        self.ready.push(CloudDatapoint {
+                            thing: key.0.clone(),
+                            metric: key.1,
+                            timestamp: start,
+                            value: MetricValue::Count(0),
+                            topic: key.2.clone(),
+                        });
+                    }
+                }
+                for (key, n) in self.counts.drain() {
+                    self.recent.insert(key.clone(), start);
+                    let (thing, metric, topic) = key;
                     self.ready.push(CloudDatapoint {
                         thing,
                         metric,
@@ -172,12 +205,15 @@ impl CloudMetrics {
     }
 }
 
-/// Runs the aggregator: folds events as they come and stores datapoints every `flush`.
+/// Runs the aggregator: folds events as they come, stores datapoints every `flush` and then
+/// hands them to `sink` (detection). Datapoints that could not be stored are still evaluated:
+/// losing a window's history is better than missing an attack in it.
 pub async fn run(
     mut events: mpsc::Receiver<BrokerEvent>,
     store: Arc<dyn Store>,
     window_ms: i64,
     flush: Duration,
+    sink: Option<Arc<dyn CloudSink>>,
 ) {
     let mut agg = CloudMetrics::with_window(window_ms);
     let mut tick = tokio::time::interval(flush);
@@ -190,15 +226,22 @@ pub async fn run(
             _ = tick.tick() => agg.roll(crate::broker::now_ms()),
         }
         let ready = agg.take();
-        if !ready.is_empty()
-            && let Err(e) = store.insert_cloud_datapoints(&ready).await
-        {
+        if ready.is_empty() {
+            continue;
+        }
+        if let Err(e) = store.insert_cloud_datapoints(&ready).await {
             tracing::error!(error = %e, n = ready.len(), "storing cloud-side datapoints failed");
+        }
+        if let Some(sink) = &sink {
+            sink.cloud_datapoints(&ready);
         }
     }
     let ready = agg.take();
     if !ready.is_empty() {
         let _ = store.insert_cloud_datapoints(&ready).await;
+        if let Some(sink) = &sink {
+            sink.cloud_datapoints(&ready);
+        }
     }
 }
 
@@ -286,6 +329,40 @@ mod tests {
             find(&later, AwsMetric::NumConnectionAttempts)[0].timestamp,
             window_of(t1)
         );
+    }
+
+    #[test]
+    fn quiet_windows_count_zero_then_are_forgotten() {
+        let mut m = CloudMetrics::default();
+        let topic = "$aws/things/b/x".to_string();
+        m.record(&BrokerEvent::AuthorizationFailure {
+            thing: "a".into(),
+            topic: topic.clone(),
+            at: 10,
+        });
+        m.roll(WINDOW_MS);
+        let first = m.take();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].value, MetricValue::Count(1));
+        // Every following quiet window is a 0 for the same key, up to the tail.
+        let mut zeros = 0;
+        for w in 2..(ZERO_TAIL_WINDOWS + 10) {
+            m.roll(w * WINDOW_MS);
+            for p in m.take() {
+                assert_eq!(
+                    (p.metric, &p.value, p.topic.as_deref(), p.timestamp),
+                    (
+                        AwsMetric::NumAuthorizationFailures,
+                        &MetricValue::Count(0),
+                        Some(topic.as_str()),
+                        (w - 1) * WINDOW_MS
+                    )
+                );
+                zeros += 1;
+            }
+        }
+        assert_eq!(zeros, ZERO_TAIL_WINDOWS);
+        assert!(m.recent.is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! so what a user sees when debugging a payload is exactly what the server would answer.
 
 pub mod cloud;
+pub mod custom;
 mod pipeline;
 mod throttle;
 

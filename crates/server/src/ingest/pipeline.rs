@@ -13,6 +13,7 @@ use fleetward_proto::Format;
 use fleetward_proto::answer::{Answer, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 
+use super::custom::{CustomTypes, mismatch};
 use super::throttle::{Admission, Last, admit};
 use crate::store::{Store, StoreError, StoredReport};
 
@@ -25,6 +26,9 @@ pub struct PipelineConfig {
     pub queue_capacity: usize,
     /// Most reports committed in one transaction.
     pub max_batch: usize,
+    /// Registered custom metric types; a report whose custom datapoint has another type is
+    /// refused with `InvalidPayload`. `None` checks nothing (offline tools, benchmarks).
+    pub custom_types: Option<Arc<CustomTypes>>,
 }
 
 impl Default for PipelineConfig {
@@ -33,6 +37,7 @@ impl Default for PipelineConfig {
             min_interval: Duration::from_secs(300),
             queue_capacity: 4096,
             max_batch: 512,
+            custom_types: None,
         }
     }
 }
@@ -87,6 +92,7 @@ struct Inner {
     last: Mutex<HashMap<String, Last>>,
     min_interval_ms: i64,
     stats: Arc<IngestStats>,
+    custom_types: Option<Arc<CustomTypes>>,
 }
 
 impl Pipeline {
@@ -118,6 +124,7 @@ impl Pipeline {
                 last: Mutex::new(last),
                 min_interval_ms: i64::try_from(config.min_interval.as_millis()).unwrap_or(i64::MAX),
                 stats,
+                custom_types: config.custom_types,
             }),
         })
     }
@@ -144,6 +151,19 @@ impl Pipeline {
             return Ok(outcome.answer);
         };
         let report_id = report.report_id;
+        if let Some(types) = &self.inner.custom_types
+            && let Some(msg) = mismatch(&report.datapoints, &|name| types.get(name))
+        {
+            stats.rejected.fetch_add(1, Relaxed);
+            let ts = u64::try_from(now).unwrap_or(0);
+            return Ok(Answer::rejected(
+                thing,
+                Some(report_id),
+                ErrorCode::InvalidPayload,
+                &msg,
+                ts,
+            ));
+        }
         // Decide and provisionally record under one lock, so two concurrent reports of one
         // thing cannot both pass the throttle.
         let previous = {

@@ -239,6 +239,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_thing_behavior_states(&self, thing: &str) -> StoreResult<u64>;
     /// Deletes a profile's behavior states on every thing; returns how many went.
     async fn delete_profile_behavior_states(&self, profile: &str) -> StoreResult<u64>;
+    /// Deletes the states of the given (thing, profile, behavior) keys, in one transaction;
+    /// returns how many went. Detection calls it when it stops monitoring a behavior for a
+    /// thing, so a restart cannot bring the dropped state back.
+    async fn delete_behavior_states(&self, keys: &[(String, String, String)]) -> StoreResult<u64>;
 
     // --- violations ---------------------------------------------------------------------
     /// Records a new active violation, or refreshes an active one (its behavior definition,
@@ -283,6 +287,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes violation events before `before_ms`, and violations that ended before it;
     /// returns how many rows went.
     async fn prune_violations(&self, before_ms: i64) -> StoreResult<u64>;
+    /// Deletes alerts delivered before `before_ms` from the outbox; returns how many went.
+    /// Undelivered alerts are never pruned: at-least-once means they wait for their target.
+    async fn prune_alerts(&self, before_ms: i64) -> StoreResult<u64>;
 
     // --- alert targets and the alert outbox --------------------------------------------
     /// Creates an alert target; `AlreadyExists` if the name is taken.

@@ -1,4 +1,5 @@
-//! Retention: reports and datapoints older than the window are deleted in the background.
+//! Retention: reports and datapoints older than the window, and violation history and
+//! delivered alerts older than 30 days, are deleted in the background.
 //!
 //! AWS keeps Detect's metric history for 14 days; so does Fleetward unless configured
 //! otherwise. Pruning runs on a timer rather than on insert, so ingest never pays for it.
@@ -12,6 +13,10 @@ use super::Store;
 
 /// How long reports and datapoints are kept unless configured otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
+/// How long violation events, ended violations and delivered alerts are kept: AWS keeps
+/// violation history for 30 days (§1.8).
+pub const VIOLATION_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// How often the background task prunes unless configured otherwise.
 pub const DEFAULT_PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
@@ -37,6 +42,17 @@ pub fn spawn_retention(
                     tracing::info!(cutoff, rows, "retention: pruned old reports and datapoints")
                 }
                 Err(e) => tracing::warn!(cutoff, error = %e, "retention: prune failed"),
+            }
+            let cutoff = cutoff_ms(SystemTime::now(), VIOLATION_RETENTION);
+            match store.prune_violations(cutoff).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned old violations"),
+                Err(e) => tracing::warn!(cutoff, error = %e, "retention: pruning violations failed"),
+            }
+            match store.prune_alerts(cutoff).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned delivered alerts"),
+                Err(e) => tracing::warn!(cutoff, error = %e, "retention: pruning alerts failed"),
             }
         }
     })

@@ -1738,6 +1738,28 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn delete_behavior_states(&self, keys: &[(String, String, String)]) -> StoreResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut n = 0;
+        for (thing, profile, behavior) in keys {
+            n += sqlx::query(
+                "DELETE FROM behavior_states WHERE thing = $1 AND profile = $2 AND behavior = $3",
+            )
+            .bind(thing)
+            .bind(profile)
+            .bind(behavior)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
     // --- violations ---------------------------------------------------------------------
 
     async fn upsert_violation(&self, v: &NewViolation) -> StoreResult<()> {
@@ -1997,6 +2019,16 @@ impl Store for SqliteStore {
             )
             .await?;
         Ok(events + ended)
+    }
+
+    async fn prune_alerts(&self, before_ms: i64) -> StoreResult<u64> {
+        self.prune_table(
+            "DELETE FROM alert_outbox WHERE id IN
+             (SELECT id FROM alert_outbox
+              WHERE delivered_at IS NOT NULL AND delivered_at < $1 LIMIT $2)",
+            before_ms,
+        )
+        .await
     }
 
     // --- alert targets and the alert outbox --------------------------------------------
