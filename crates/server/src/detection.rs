@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use fleetward_proto::decode::Metric;
+use fleetward_proto::decode::{Metric, MetricValue};
 use tokio::sync::{Notify, mpsc};
 
 use crate::detect::engine::{AlarmStatus, InvalidationReason, Point};
@@ -464,13 +464,17 @@ impl DetectionTask {
                 .cloud_datapoints
                 .fetch_add(groups.iter().map(Vec::len).sum::<usize>() as u64, Ordering::Relaxed);
             let profiles = self.profiles_of(thing).await?;
+            // A quiet window's zero count is not a sign of life.
             let latest = groups
                 .iter()
-                .flat_map(|g| g.iter().map(|p| p.timestamp))
-                .max()
-                .unwrap_or_default();
-            let seen = self.last_seen.entry(thing.to_string()).or_insert(latest);
-            *seen = (*seen).max(latest);
+                .flat_map(|g| g.iter())
+                .filter(|p| p.value != MetricValue::Count(0))
+                .map(|p| p.timestamp)
+                .max();
+            if let Some(latest) = latest {
+                let seen = self.last_seen.entry(thing.to_string()).or_insert(latest);
+                *seen = (*seen).max(latest);
+            }
             if profiles.is_empty() {
                 continue;
             }
