@@ -914,3 +914,919 @@ pub async fn list_violation_events(
         next_token: page.next_token,
     })
 }
+
+// --- the rest of the Detect API ------------------------------------------------------------
+//
+// What the HTTP API needs beyond the CLI's commands: strict create and partial update of
+// profiles, deletes, filtered listings, verification states, metric values and ML training
+// summaries.
+
+/// Most custom metrics an account may have (AWS's quota, adjustable there, fixed here).
+pub const MAX_CUSTOM_METRICS: usize = 100;
+/// Most dimensions an account may have (AWS's quota).
+pub const MAX_DIMENSIONS: usize = 10;
+
+/// One page of an in-memory listing sorted by `key`: the items after `paging.next_token` (the
+/// hex of the last key of the previous page), at most `maxResults` (default 100, or `max`).
+/// Used where the store has no paged query (targets, filtered profiles, training summaries).
+pub(crate) fn page_vec<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    paging: &Paging,
+    max: u32,
+) -> AdminResult<(Vec<T>, Option<String>)> {
+    if let Some(m) = paging.max_results
+        && !(1..=max).contains(&m)
+    {
+        return Err(AdminError::invalid(format!(
+            "maxResults: must be 1-{max}, got {m}"
+        )));
+    }
+    let limit = paging
+        .max_results
+        .unwrap_or(PageRequest::DEFAULT_LIMIT.min(max)) as usize;
+    items.sort_by_key(|a| key(a));
+    if let Some(t) = &paging.next_token {
+        let after = hex::decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| AdminError::invalid("nextToken: not a token this server issued"))?;
+        items.retain(|i| key(i) > after);
+    }
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|i| hex::encode(key(i)))
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// CreateSecurityProfile's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSecurityProfileResponse {
+    /// The name.
+    pub security_profile_name: String,
+    /// The ARN.
+    pub security_profile_arn: String,
+}
+
+/// CreateSecurityProfile: like [`apply_security_profile`] but `AlreadyExists` when the name
+/// is taken, as AWS answers.
+pub async fn create_security_profile(
+    store: &dyn Store,
+    scope: &ArnScope,
+    req: &SecurityProfileRequest,
+) -> AdminResult<CreateSecurityProfileResponse> {
+    let profile = check_profile(store, req).await?;
+    let p = store.create_security_profile(&profile).await?;
+    Ok(CreateSecurityProfileResponse {
+        security_profile_arn: scope.arn(&format!("securityprofile/{}", p.name)),
+        security_profile_name: p.name,
+    })
+}
+
+/// UpdateSecurityProfile's body: every member optional; a member given replaces the stored
+/// one, a `delete*` flag clears it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSecurityProfileRequest {
+    /// New description.
+    #[serde(default)]
+    pub security_profile_description: Option<String>,
+    /// New behaviors.
+    #[serde(default)]
+    pub behaviors: Option<Vec<Value>>,
+    /// New alert targets.
+    #[serde(default)]
+    pub alert_targets: Option<Value>,
+    /// New metrics to retain (deprecated form).
+    #[serde(default)]
+    pub additional_metrics_to_retain: Option<Vec<String>>,
+    /// New metrics to retain.
+    #[serde(default)]
+    pub additional_metrics_to_retain_v2: Option<Vec<Value>>,
+    /// Remove every behavior.
+    #[serde(default)]
+    pub delete_behaviors: Option<bool>,
+    /// Remove the alert targets.
+    #[serde(default)]
+    pub delete_alert_targets: Option<bool>,
+    /// Remove the metrics to retain.
+    #[serde(default)]
+    pub delete_additional_metrics_to_retain: Option<bool>,
+    /// Accepted for compatibility: Fleetward has no metrics export, so there is none to delete.
+    #[serde(default)]
+    pub delete_metrics_export_config: Option<bool>,
+}
+
+/// UpdateSecurityProfile: merges the request into the stored profile, validates the result
+/// as a whole and stores it as a new version, conditional on `expected_version` when given.
+pub async fn update_security_profile(
+    store: &dyn Store,
+    scope: &ArnScope,
+    name: &str,
+    req: &UpdateSecurityProfileRequest,
+    expected_version: Option<i64>,
+) -> AdminResult<SecurityProfileDescription> {
+    let mut errors = Vec::new();
+    let flag = |f: Option<bool>| f.unwrap_or(false);
+    if flag(req.delete_behaviors) && req.behaviors.is_some() {
+        errors.push("behaviors: cannot be given together with deleteBehaviors".to_owned());
+    }
+    if flag(req.delete_alert_targets) && req.alert_targets.is_some() {
+        errors.push("alertTargets: cannot be given together with deleteAlertTargets".to_owned());
+    }
+    if flag(req.delete_additional_metrics_to_retain)
+        && (req.additional_metrics_to_retain.is_some()
+            || req.additional_metrics_to_retain_v2.is_some())
+    {
+        errors.push(
+            "additionalMetricsToRetainV2: cannot be given together with deleteAdditionalMetricsToRetain"
+                .to_owned(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    let existing = store
+        .get_security_profile(name)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("security profile '{name}' does not exist")))?;
+    if let Some(v) = expected_version
+        && v != existing.version
+    {
+        return Err(AdminError::VersionConflict(format!(
+            "expectedVersion {v} is not the current version {} of security profile '{name}'",
+            existing.version
+        )));
+    }
+    let array = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let merged = SecurityProfileRequest {
+        security_profile_name: name.to_owned(),
+        security_profile_description: req
+            .security_profile_description
+            .clone()
+            .or(existing.description),
+        behaviors: if flag(req.delete_behaviors) {
+            Vec::new()
+        } else {
+            req.behaviors
+                .clone()
+                .unwrap_or_else(|| array(&existing.behaviors))
+        },
+        alert_targets: if flag(req.delete_alert_targets) {
+            None
+        } else {
+            req.alert_targets.clone().or(Some(existing.alert_targets))
+        },
+        additional_metrics_to_retain: req.additional_metrics_to_retain.clone(),
+        additional_metrics_to_retain_v2: if flag(req.delete_additional_metrics_to_retain) {
+            None
+        } else if req.additional_metrics_to_retain.is_some()
+            || req.additional_metrics_to_retain_v2.is_some()
+        {
+            req.additional_metrics_to_retain_v2.clone()
+        } else {
+            Some(array(&existing.additional_metrics))
+        },
+        tags: None,
+    };
+    let profile = check_profile(store, &merged).await?;
+    let stored = store
+        .update_security_profile(&profile, Some(existing.version))
+        .await?;
+    Ok(describe(scope, stored))
+}
+
+/// DeleteSecurityProfile. Deleting a profile that does not exist succeeds (the model lists no
+/// ResourceNotFound for it); a stale `expected_version` is a `VersionConflict`.
+pub async fn delete_security_profile(
+    store: &dyn Store,
+    name: &str,
+    expected_version: Option<i64>,
+) -> AdminResult<()> {
+    match store.delete_security_profile(name, expected_version).await {
+        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every stored profile, parsed behaviors alongside (unparseable ones skipped: they were
+/// validated when stored).
+async fn all_profiles(
+    store: &dyn Store,
+) -> AdminResult<Vec<(store::SecurityProfile, Vec<Behavior>)>> {
+    Ok(
+        all_pages(|p| async move { store.list_security_profiles(&p).await })
+            .await?
+            .into_iter()
+            .map(|p| {
+                let behaviors = serde_json::from_value::<Vec<Behavior>>(p.behaviors.clone())
+                    .unwrap_or_default();
+                (p, behaviors)
+            })
+            .collect(),
+    )
+}
+
+/// Whether a profile uses `metric` (in a behavior or as a metric to retain).
+fn profile_uses_metric(p: &store::SecurityProfile, behaviors: &[Behavior], metric: &str) -> bool {
+    behaviors
+        .iter()
+        .any(|b| b.metric.as_deref() == Some(metric))
+        || p.additional_metrics.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|m| m.get("metric").and_then(Value::as_str) == Some(metric))
+        })
+}
+
+/// Whether a profile uses `dimension`.
+fn profile_uses_dimension(
+    p: &store::SecurityProfile,
+    behaviors: &[Behavior],
+    dimension: &str,
+) -> bool {
+    behaviors.iter().any(|b| {
+        b.metric_dimension
+            .as_ref()
+            .is_some_and(|d| d.dimension_name == dimension)
+    }) || p.additional_metrics.as_array().is_some_and(|a| {
+        a.iter().any(|m| {
+            m.pointer("/metricDimension/dimensionName")
+                .and_then(Value::as_str)
+                == Some(dimension)
+        })
+    })
+}
+
+/// ListSecurityProfiles with its `dimensionName` / `metricName` filters (at most one): only
+/// the profiles using that dimension or metric. A filter naming a dimension or custom metric
+/// that does not exist is `ResourceNotFound`.
+pub async fn list_security_profiles_filtered(
+    store: &dyn Store,
+    scope: &ArnScope,
+    dimension: Option<&str>,
+    metric: Option<&str>,
+    paging: &Paging,
+) -> AdminResult<ListSecurityProfilesResponse> {
+    if dimension.is_none() && metric.is_none() {
+        return list_security_profiles(store, scope, paging).await;
+    }
+    if dimension.is_some() && metric.is_some() {
+        return Err(AdminError::invalid(
+            "dimensionName, metricName: give at most one of them",
+        ));
+    }
+    if let Some(d) = dimension
+        && store.get_dimension(d).await?.is_none()
+    {
+        return Err(AdminError::NotFound(format!(
+            "dimension '{d}' does not exist"
+        )));
+    }
+    if let Some(m) = metric
+        && !m.starts_with("aws:")
+        && store.get_custom_metric(m).await?.is_none()
+    {
+        return Err(AdminError::NotFound(format!(
+            "custom metric '{m}' does not exist"
+        )));
+    }
+    let matching: Vec<String> = all_profiles(store)
+        .await?
+        .into_iter()
+        .filter(|(p, b)| match (dimension, metric) {
+            (Some(d), _) => profile_uses_dimension(p, b, d),
+            (_, Some(m)) => profile_uses_metric(p, b, m),
+            _ => true,
+        })
+        .map(|(p, _)| p.name)
+        .collect();
+    let (names, next_token) = page_vec(matching, Clone::clone, paging, PageRequest::MAX_LIMIT)?;
+    Ok(ListSecurityProfilesResponse {
+        security_profile_identifiers: names
+            .into_iter()
+            .map(|name| SecurityProfileIdentifier {
+                arn: scope.arn(&format!("securityprofile/{name}")),
+                name,
+            })
+            .collect(),
+        next_token,
+    })
+}
+
+/// ListTargetsForSecurityProfile's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTargetsForSecurityProfileResponse {
+    /// One page of targets.
+    pub security_profile_targets: Vec<SecurityProfileTarget>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListTargetsForSecurityProfile, paged; `ResourceNotFound` if the profile does not exist.
+pub async fn list_targets_for_security_profile_paged(
+    store: &dyn Store,
+    name: &str,
+    paging: &Paging,
+) -> AdminResult<ListTargetsForSecurityProfileResponse> {
+    let all = list_targets_for_security_profile(store, name).await?;
+    let (items, next_token) = page_vec(all, |t| t.arn.clone(), paging, PageRequest::MAX_LIMIT)?;
+    Ok(ListTargetsForSecurityProfileResponse {
+        security_profile_targets: items,
+        next_token,
+    })
+}
+
+/// One (profile, target) pair of ListSecurityProfilesForTarget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityProfileTargetMapping {
+    /// The profile.
+    pub security_profile_identifier: SecurityProfileIdentifier,
+    /// The target it is attached to.
+    pub target: SecurityProfileTarget,
+}
+
+/// ListSecurityProfilesForTarget's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSecurityProfilesForTargetResponse {
+    /// One page of mappings.
+    pub security_profile_target_mappings: Vec<SecurityProfileTargetMapping>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListSecurityProfilesForTarget. With `recursive` and a thing-group target, the profiles
+/// attached to its descendant groups are listed too (AWS: "return child groups too").
+pub async fn list_security_profiles_for_target(
+    store: &dyn Store,
+    scope: &ArnScope,
+    target_arn: &str,
+    recursive: bool,
+    paging: &Paging,
+) -> AdminResult<ListSecurityProfilesForTargetResponse> {
+    let target = Target::parse(target_arn)?;
+    let mut targets = vec![target_arn.to_owned()];
+    if let Target::ThingGroup(group) = &target {
+        if store.get_group(group).await?.is_none() {
+            return Err(AdminError::NotFound(format!(
+                "thing group '{group}' does not exist"
+            )));
+        }
+        if recursive {
+            let prefix = target_arn
+                .strip_suffix(group.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let mut frontier = vec![group.clone()];
+            while let Some(g) = frontier.pop() {
+                let children = all_pages(|p| {
+                    let g = g.clone();
+                    async move { store.list_groups(Some(&g), &p).await }
+                })
+                .await?;
+                for c in children {
+                    targets.push(format!("{prefix}{}", c.name));
+                    frontier.push(c.name);
+                }
+            }
+        }
+    }
+    let mut mappings = Vec::new();
+    for t in targets {
+        for name in store.target_security_profiles(&t).await? {
+            mappings.push(SecurityProfileTargetMapping {
+                security_profile_identifier: SecurityProfileIdentifier {
+                    arn: scope.arn(&format!("securityprofile/{name}")),
+                    name,
+                },
+                target: SecurityProfileTarget { arn: t.clone() },
+            });
+        }
+    }
+    let (items, next_token) = page_vec(
+        mappings,
+        |m| format!("{}\n{}", m.target.arn, m.security_profile_identifier.name),
+        paging,
+        PageRequest::MAX_LIMIT,
+    )?;
+    Ok(ListSecurityProfilesForTargetResponse {
+        security_profile_target_mappings: items,
+        next_token,
+    })
+}
+
+/// ValidateSecurityProfileBehaviors' item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BehaviorValidationError {
+    /// What is wrong, with the behavior's index.
+    pub error_message: String,
+}
+
+/// ValidateSecurityProfileBehaviors' response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidateBehaviorsResponse {
+    /// Whether there was nothing to report.
+    pub valid: bool,
+    /// Every problem found.
+    pub validation_errors: Vec<BehaviorValidationError>,
+}
+
+/// ValidateSecurityProfileBehaviors: checks behaviors against the registered custom metrics
+/// and dimensions, and answers with every problem rather than failing.
+pub async fn validate_security_profile_behaviors(
+    store: &dyn Store,
+    behaviors: &[Value],
+) -> AdminResult<ValidateBehaviorsResponse> {
+    let mut messages = Vec::new();
+    let mut parsed = Vec::with_capacity(behaviors.len());
+    for (i, raw) in behaviors.iter().enumerate() {
+        match serde_json::from_value::<Behavior>(raw.clone()) {
+            Ok(b) => parsed.push(b),
+            Err(e) => messages.push(format!("behaviors[{i}]: {e}")),
+        }
+    }
+    if messages.is_empty() {
+        let (custom, dims) = validation_context(store).await?;
+        messages.extend(
+            validate_behaviors(&parsed, &|m| custom.get(m).copied(), &|d| dims.get(d))
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
+    Ok(ValidateBehaviorsResponse {
+        valid: messages.is_empty(),
+        validation_errors: messages
+            .into_iter()
+            .map(|error_message| BehaviorValidationError { error_message })
+            .collect(),
+    })
+}
+
+/// The extra filters of ListActiveViolations and ListViolationEvents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViolationFilters {
+    /// `STATIC`, `STATISTICAL` or `MACHINE_LEARNING`.
+    pub behavior_criteria_type: Option<String>,
+    /// `false` leaves out violations of behaviors whose alerts are suppressed; absent or `true`
+    /// lists them too.
+    pub list_suppressed_alerts: Option<bool>,
+    /// Only violations with this verification state.
+    pub verification_state: Option<String>,
+}
+
+/// The criteria type of a behavior definition, as ListActiveViolations' filter names it.
+pub fn behavior_criteria_type(behavior: &Value) -> &'static str {
+    let criteria = behavior.get("criteria");
+    if criteria.and_then(|c| c.get("mlDetectionConfig")).is_some() {
+        "MACHINE_LEARNING"
+    } else if criteria
+        .and_then(|c| c.get("statisticalThreshold"))
+        .is_some()
+    {
+        "STATISTICAL"
+    } else {
+        "STATIC"
+    }
+}
+
+impl ViolationFilters {
+    fn keeps(&self, behavior: Option<&Value>, verification: Option<&str>) -> bool {
+        let null = Value::Null;
+        let behavior = behavior.unwrap_or(&null);
+        if let Some(t) = &self.behavior_criteria_type
+            && behavior_criteria_type(behavior) != t
+        {
+            return false;
+        }
+        if self.list_suppressed_alerts == Some(false)
+            && behavior.get("suppressAlerts").and_then(Value::as_bool) == Some(true)
+        {
+            return false;
+        }
+        if let Some(v) = &self.verification_state
+            && verification.unwrap_or("UNKNOWN") != v
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// ListActiveViolations with every filter. The extra filters apply to each stored page, so a
+/// page may hold fewer than `maxResults` items while a `nextToken` still follows.
+pub async fn list_active_violations_filtered(
+    store: &dyn Store,
+    thing: Option<&str>,
+    profile: Option<&str>,
+    filters: &ViolationFilters,
+    paging: &Paging,
+) -> AdminResult<ListActiveViolationsResponse> {
+    let mut r = list_active_violations(store, thing, profile, paging).await?;
+    r.active_violations
+        .retain(|v| filters.keeps(Some(&v.behavior), v.verification_state.as_deref()));
+    Ok(r)
+}
+
+/// ListViolationEvents with every filter (paged as [`list_active_violations_filtered`]).
+pub async fn list_violation_events_filtered(
+    store: &dyn Store,
+    filter: &ViolationEventFilter,
+    filters: &ViolationFilters,
+    paging: &Paging,
+) -> AdminResult<ListViolationEventsResponse> {
+    let mut r = list_violation_events(store, filter, paging).await?;
+    r.violation_events
+        .retain(|e| filters.keeps(e.behavior.as_ref(), e.verification_state.as_deref()));
+    Ok(r)
+}
+
+/// PutVerificationStateOnViolation. The model lists no ResourceNotFound for it, so an unknown
+/// violation id is an `InvalidRequest`.
+pub async fn put_verification_state(
+    store: &dyn Store,
+    violation_id: &str,
+    state: &str,
+    description: Option<&str>,
+) -> AdminResult<()> {
+    let mut errors = Vec::new();
+    let parsed = store::VerificationState::parse(state);
+    if parsed.is_none() {
+        errors.push(format!(
+            "verificationState: '{state}' must be one of FALSE_POSITIVE, BENIGN_POSITIVE, TRUE_POSITIVE, UNKNOWN"
+        ));
+    }
+    if let Some(d) = description
+        && (d.chars().count() > MAX_DESCRIPTION || !no_control(d))
+    {
+        errors.push(format!(
+            "verificationStateDescription: at most {MAX_DESCRIPTION} characters, no control characters"
+        ));
+    }
+    let Some(state) = parsed.filter(|_| errors.is_empty()) else {
+        return Err(AdminError::Invalid(errors));
+    };
+    match store
+        .set_violation_verification_state(violation_id, state, description)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound { .. }) => Err(AdminError::invalid(format!(
+            "violationId: no violation has id '{violation_id}'"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// ListMetricValues' item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricDatumItem {
+    /// Epoch seconds.
+    pub timestamp: f64,
+    /// AWS's `MetricValue`.
+    pub value: fleetward_proto::decode::MetricValue,
+}
+
+/// ListMetricValues' response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMetricValuesResponse {
+    /// One page of values, oldest first.
+    pub metric_datum_list: Vec<MetricDatumItem>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// What ListMetricValues asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricValuesQuery<'a> {
+    /// The thing.
+    pub thing: &'a str,
+    /// `aws:…` or a custom metric name.
+    pub metric: &'a str,
+    /// A TOPIC_FILTER dimension selecting cloud-side values by topic.
+    pub dimension: Option<&'a str>,
+    /// `IN` (default) or `NOT_IN`.
+    pub operator: Option<&'a str>,
+    /// Start (epoch ms, inclusive).
+    pub from_ms: i64,
+    /// End (epoch ms, exclusive).
+    pub to_ms: i64,
+}
+
+/// ListMetricValues. An unknown metric name is `InvalidRequest`, an unregistered custom
+/// metric or dimension `ResourceNotFound`. With a dimension, only values whose topic passes
+/// it are returned (filtered per stored page, as the violation listings are).
+pub async fn list_metric_values(
+    store: &dyn Store,
+    q: &MetricValuesQuery<'_>,
+    paging: &Paging,
+) -> AdminResult<ListMetricValuesResponse> {
+    use crate::detect::model::DimensionOperator;
+    use fleetward_proto::decode::{AwsMetric, Metric};
+    if q.to_ms < q.from_ms {
+        return Err(AdminError::invalid("endTime: must not be before startTime"));
+    }
+    let metric = if q.metric.starts_with("aws:") {
+        Metric::Aws(AwsMetric::from_name(q.metric).ok_or_else(|| {
+            AdminError::invalid(format!("metricName: '{}' is not an AWS metric", q.metric))
+        })?)
+    } else {
+        if store.get_custom_metric(q.metric).await?.is_none() {
+            return Err(AdminError::NotFound(format!(
+                "custom metric '{}' does not exist",
+                q.metric
+            )));
+        }
+        Metric::Custom(q.metric.to_owned())
+    };
+    let dimension = match q.dimension {
+        Some(d) => Some(
+            store
+                .get_dimension(d)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("dimension '{d}' does not exist")))?,
+        ),
+        None => None,
+    };
+    let operator = match q.operator {
+        None | Some("IN") => DimensionOperator::In,
+        Some("NOT_IN") => DimensionOperator::NotIn,
+        Some(o) => {
+            return Err(AdminError::invalid(format!(
+                "dimensionValueOperator: '{o}' must be IN or NOT_IN"
+            )));
+        }
+    };
+    let page = store
+        .metric_values(q.thing, &metric, q.from_ms, q.to_ms, &paging.request()?)
+        .await?;
+    Ok(ListMetricValuesResponse {
+        metric_datum_list: page
+            .items
+            .into_iter()
+            .filter(|d| match &dimension {
+                None => true,
+                Some(dim) => d.topic.as_deref().is_some_and(|t| {
+                    crate::detect::topic::dimension_matches(
+                        &dim.string_values,
+                        operator,
+                        t,
+                        q.thing,
+                    )
+                }),
+            })
+            .map(|d| MetricDatumItem {
+                timestamp: seconds(d.timestamp),
+                value: d.value,
+            })
+            .collect(),
+        next_token: page.next_token,
+    })
+}
+
+/// Creates a custom metric within the account quota ([`MAX_CUSTOM_METRICS`]).
+pub async fn create_custom_metric_limited(
+    store: &dyn Store,
+    scope: &ArnScope,
+    req: &CreateCustomMetricRequest,
+) -> AdminResult<CreateCustomMetricResponse> {
+    let existing = all_pages(|p| async move { store.list_custom_metrics(&p).await }).await?;
+    if existing.len() >= MAX_CUSTOM_METRICS && !existing.iter().any(|m| m.name == req.metric_name) {
+        return Err(AdminError::LimitExceeded(format!(
+            "at most {MAX_CUSTOM_METRICS} custom metrics"
+        )));
+    }
+    create_custom_metric(store, scope, req).await
+}
+
+/// UpdateCustomMetric: sets the display name.
+pub async fn update_custom_metric(
+    store: &dyn Store,
+    scope: &ArnScope,
+    name: &str,
+    display_name: &str,
+) -> AdminResult<CustomMetricDescription> {
+    if display_name.chars().count() > MAX_DISPLAY_NAME || !no_control(display_name) {
+        return Err(AdminError::invalid(format!(
+            "displayName: at most {MAX_DISPLAY_NAME} characters, no control characters"
+        )));
+    }
+    let m = store.update_custom_metric(name, Some(display_name)).await?;
+    Ok(custom_metric_description(scope, m))
+}
+
+/// DeleteCustomMetric. A metric a security profile still uses cannot go (AWS: remove it from
+/// every profile first); deleting one that does not exist succeeds (no ResourceNotFound in
+/// the model).
+pub async fn delete_custom_metric(store: &dyn Store, name: &str) -> AdminResult<()> {
+    let users: Vec<String> = all_profiles(store)
+        .await?
+        .into_iter()
+        .filter(|(p, b)| profile_uses_metric(p, b, name))
+        .map(|(p, _)| p.name)
+        .collect();
+    if !users.is_empty() {
+        return Err(AdminError::invalid(format!(
+            "custom metric '{name}' is used by security profile(s) {}; remove it from them first",
+            users.join(", ")
+        )));
+    }
+    match store.delete_custom_metric(name).await {
+        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// DescribeDimension's and UpdateDimension's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DimensionDescription {
+    /// The name.
+    pub name: String,
+    /// The ARN.
+    pub arn: String,
+    /// `TOPIC_FILTER`.
+    #[serde(rename = "type")]
+    pub dimension_type: String,
+    /// The topic filters.
+    pub string_values: Vec<String>,
+    /// Epoch seconds.
+    pub creation_date: f64,
+    /// Epoch seconds.
+    pub last_modified_date: f64,
+}
+
+fn dimension_description(scope: &ArnScope, d: store::Dimension) -> DimensionDescription {
+    DimensionDescription {
+        arn: scope.arn(&format!("dimension/{}", d.name)),
+        name: d.name,
+        dimension_type: d.dimension_type,
+        string_values: d.string_values,
+        creation_date: seconds(d.created_at),
+        last_modified_date: seconds(d.modified_at),
+    }
+}
+
+/// Creates a dimension within the account quota ([`MAX_DIMENSIONS`]).
+pub async fn create_dimension_limited(
+    store: &dyn Store,
+    scope: &ArnScope,
+    req: &CreateDimensionRequest,
+) -> AdminResult<CreateDimensionResponse> {
+    let existing = all_pages(|p| async move { store.list_dimensions(&p).await }).await?;
+    if existing.len() >= MAX_DIMENSIONS && !existing.iter().any(|d| d.name == req.name) {
+        return Err(AdminError::LimitExceeded(format!(
+            "at most {MAX_DIMENSIONS} dimensions"
+        )));
+    }
+    create_dimension(store, scope, req).await
+}
+
+/// DescribeDimension.
+pub async fn describe_dimension(
+    store: &dyn Store,
+    scope: &ArnScope,
+    name: &str,
+) -> AdminResult<DimensionDescription> {
+    let d = store
+        .get_dimension(name)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("dimension '{name}' does not exist")))?;
+    Ok(dimension_description(scope, d))
+}
+
+/// UpdateDimension: replaces the topic filters.
+pub async fn update_dimension(
+    store: &dyn Store,
+    scope: &ArnScope,
+    name: &str,
+    string_values: &[String],
+) -> AdminResult<DimensionDescription> {
+    let mut errors = Vec::new();
+    if string_values.is_empty() || string_values.len() > MAX_DIMENSION_VALUES {
+        errors.push(format!(
+            "stringValues: 1-{MAX_DIMENSION_VALUES} values, got {}",
+            string_values.len()
+        ));
+    }
+    for (i, v) in string_values.iter().enumerate() {
+        if v.is_empty() || v.chars().count() > MAX_DIMENSION_VALUE_LEN {
+            errors.push(format!(
+                "stringValues[{i}]: 1-{MAX_DIMENSION_VALUE_LEN} characters"
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AdminError::Invalid(errors));
+    }
+    let d = store.update_dimension(name, string_values).await?;
+    Ok(dimension_description(scope, d))
+}
+
+/// DeleteDimension. A dimension a security profile still uses cannot go; deleting one that
+/// does not exist succeeds (no ResourceNotFound in the model).
+pub async fn delete_dimension(store: &dyn Store, name: &str) -> AdminResult<()> {
+    let users: Vec<String> = all_profiles(store)
+        .await?
+        .into_iter()
+        .filter(|(p, b)| profile_uses_dimension(p, b, name))
+        .map(|(p, _)| p.name)
+        .collect();
+    if !users.is_empty() {
+        return Err(AdminError::invalid(format!(
+            "dimension '{name}' is used by security profile(s) {}; remove it from them first",
+            users.join(", ")
+        )));
+    }
+    match store.delete_dimension(name).await {
+        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// GetBehaviorModelTrainingSummaries' item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BehaviorModelTrainingSummary {
+    /// The profile.
+    pub security_profile_name: String,
+    /// The ML behavior.
+    pub behavior_name: String,
+    /// When the profile (and so the behavior) was last changed, epoch seconds.
+    pub training_data_collection_start_date: f64,
+    /// Always `PENDING_BUILD`: Fleetward does not train models (ML Detect is not implemented).
+    pub model_status: String,
+    /// Always 0.
+    pub datapoints_collection_percentage: f64,
+}
+
+/// GetBehaviorModelTrainingSummaries' response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingSummariesResponse {
+    /// One page of summaries.
+    pub summaries: Vec<BehaviorModelTrainingSummary>,
+    /// Present when more pages follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// GetBehaviorModelTrainingSummaries: one summary per ML behavior (`mlDetectionConfig`), of
+/// one profile or all; `maxResults` 1–10. Models are never built, so every one reports
+/// `PENDING_BUILD`, which is what AWS reports before it has enough data.
+pub async fn behavior_model_training_summaries(
+    store: &dyn Store,
+    profile: Option<&str>,
+    paging: &Paging,
+) -> AdminResult<TrainingSummariesResponse> {
+    let profiles = match profile {
+        Some(name) => {
+            let p = store.get_security_profile(name).await?.ok_or_else(|| {
+                AdminError::NotFound(format!("security profile '{name}' does not exist"))
+            })?;
+            let b =
+                serde_json::from_value::<Vec<Behavior>>(p.behaviors.clone()).unwrap_or_default();
+            vec![(p, b)]
+        }
+        None => all_profiles(store).await?,
+    };
+    let mut summaries = Vec::new();
+    for (p, behaviors) in profiles {
+        for b in behaviors {
+            if b.criteria
+                .as_ref()
+                .is_some_and(|c| c.ml_detection_config.is_some())
+            {
+                summaries.push(BehaviorModelTrainingSummary {
+                    security_profile_name: p.name.clone(),
+                    behavior_name: b.name,
+                    training_data_collection_start_date: seconds(p.modified_at),
+                    model_status: "PENDING_BUILD".to_owned(),
+                    datapoints_collection_percentage: 0.0,
+                });
+            }
+        }
+    }
+    let (summaries, next_token) = page_vec(
+        summaries,
+        |s| format!("{}\n{}", s.security_profile_name, s.behavior_name),
+        paging,
+        10,
+    )?;
+    Ok(TrainingSummariesResponse {
+        summaries,
+        next_token,
+    })
+}

@@ -1,4 +1,5 @@
-//! The HTTP listener: `/healthz` and `/metrics` now; the AWS-compatible API joins it later.
+//! The HTTP listener: `/healthz`, `/metrics` and the AWS-compatible API ([`crate::api`]) on
+//! one port, optionally over TLS.
 //!
 //! It listens on loopback by default: it is an operator surface, not a device one.
 
@@ -30,14 +31,51 @@ pub struct HttpState {
     pub events: Option<EventTx>,
 }
 
-/// Binds the HTTP listener and serves until the process ends.
+/// Binds the HTTP listener and serves `/healthz` and `/metrics` until the process ends.
 pub async fn serve(addr: SocketAddr, state: HttpState) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
+    serve_with(addr, state, Router::new(), None).await
+}
+
+/// The certificate and key (PEM files) of the HTTP listener's TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpTls {
+    /// Certificate chain, PEM.
+    pub cert: std::path::PathBuf,
+    /// Private key, PEM.
+    pub key: std::path::PathBuf,
+}
+
+/// Binds the HTTP listener (plain, or TLS with `tls`) and serves `/healthz`, `/metrics` and
+/// `api` (the AWS-compatible API and `/openapi.json`) on it until the process ends.
+pub async fn serve_with(
+    addr: SocketAddr,
+    state: HttpState,
+    api: Router,
+    tls: Option<&HttpTls>,
+) -> std::io::Result<SocketAddr> {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(state);
+        .with_state(state)
+        .merge(api);
+    if let Some(tls) = tls {
+        // axum-server does each TLS handshake in its connection's task, so a slow client
+        // cannot hold up the accept loop.
+        let config =
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key).await?;
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let server = axum_server::from_tcp_rustls(listener, config);
+        tokio::spawn(async move {
+            if let Err(e) = server.serve(app.into_make_service()).await {
+                tracing::error!(error = %e, "HTTPS server stopped");
+            }
+        });
+        return Ok(local);
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");

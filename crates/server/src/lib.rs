@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod alert;
+pub mod api;
 pub mod broker;
 pub mod cli;
 pub mod detect;

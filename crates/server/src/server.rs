@@ -52,6 +52,10 @@ pub struct ServeConfig {
     pub account: String,
     /// Cloud-side count window in ms (AWS: 5 minutes; shorter for demos and tests).
     pub cloud_window_ms: i64,
+    /// Serve HTTP (the API, /healthz, /metrics) over TLS with this certificate and key.
+    pub http_tls: Option<crate::http::HttpTls>,
+    /// The API's per-key TPS limits (AWS's quotas by default).
+    pub api_rate_limits: crate::api::limit::RateLimitConfig,
 }
 
 impl ServeConfig {
@@ -69,6 +73,8 @@ impl ServeConfig {
             region: "us-east-1".to_owned(),
             account: "000000000000".to_owned(),
             cloud_window_ms: cloud::WINDOW_MS,
+            http_tls: None,
+            api_rate_limits: crate::api::limit::RateLimitConfig::default(),
         }
     }
 }
@@ -108,6 +114,9 @@ pub enum ServeError {
         /// The OS error.
         reason: String,
     },
+    /// The API's admin key could not be made.
+    #[error("API access key: {0}")]
+    ApiKey(#[from] crate::api::keys::KeyError),
     /// The built-in policy did not parse (a bug).
     #[error("policy: {0}")]
     Policy(#[from] crate::identity::PolicyError),
@@ -121,6 +130,8 @@ pub struct RunningServer {
     pub dev_addr: Option<SocketAddr>,
     /// The HTTP address.
     pub http_addr: SocketAddr,
+    /// The admin access key's file, when this start created it (first start).
+    pub admin_key_file: Option<PathBuf>,
     /// The CA certificate devices and clients trust.
     pub ca_path: PathBuf,
     /// The store.
@@ -231,13 +242,28 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     tokio::spawn(detection_task.with_alert_wake(outbox.waker()).run());
     tokio::spawn(outbox.run());
 
-    let http_addr = crate::http::serve(
+    let admin_key_file =
+        crate::api::keys::ensure_admin_key(store.as_ref(), &cfg.data_dir, &cfg.region).await?;
+    if let Some(path) = &admin_key_file {
+        tracing::info!(path = %path.display(), "created the API admin access key");
+    }
+    let mut api = crate::api::ApiState::new(
+        store.clone(),
+        crate::admin::ArnScope {
+            region: cfg.region.clone(),
+            account: cfg.account.clone(),
+        },
+    );
+    api.limiter = Arc::new(crate::api::limit::RateLimits::new(cfg.api_rate_limits));
+    let http_addr = crate::http::serve_with(
         cfg.http_listen,
         crate::http::HttpState {
             store: store.clone(),
             ingest: pipeline.stats(),
             events: events_tx,
         },
+        crate::api::router(api),
+        cfg.http_tls.as_ref(),
     )
     .await
     .map_err(|e| ServeError::Http {
@@ -249,6 +275,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         mqtt_addr: broker.as_ref().map(|b| b.mqtt_addr),
         dev_addr: broker.as_ref().and_then(|b| b.dev_addr),
         http_addr,
+        admin_key_file,
         ca_path: ca.cert_path().to_owned(),
         store,
         pipeline,

@@ -154,13 +154,13 @@ fn event(id: u32, thing: &str, profile: &str, t: ViolationEventType, at: i64) ->
 #[tokio::test]
 async fn both_migrations_apply_on_a_fresh_database_and_on_reopen() {
     let f = Fixture::new().await;
-    assert_eq!(f.store.schema_versions().await.unwrap(), [1, 2, 3]);
+    assert_eq!(f.store.schema_versions().await.unwrap(), [1, 2, 3, 4]);
     let f = f.reopen().await;
-    assert_eq!(f.store.schema_versions().await.unwrap(), [1, 2, 3]);
+    assert_eq!(f.store.schema_versions().await.unwrap(), [1, 2, 3, 4]);
     f.store.close().await;
 
     let mem = SqliteStore::open_in_memory().await.unwrap();
-    assert_eq!(mem.schema_versions().await.unwrap(), [1, 2, 3]);
+    assert_eq!(mem.schema_versions().await.unwrap(), [1, 2, 3, 4]);
     // Version 1's tables still work beside version 2's.
     mem.create_custom_metric(&metric("m")).await.unwrap();
     assert_eq!(mem.count_reports().await.unwrap(), 0);
@@ -202,7 +202,7 @@ async fn a_version_1_database_is_upgraded_in_place() {
     }
 
     let s = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(s.schema_versions().await.unwrap(), [1, 2, 3]);
+    assert_eq!(s.schema_versions().await.unwrap(), [1, 2, 3, 4]);
     let events = s
         .list_violation_events(
             &ViolationEventFilter {

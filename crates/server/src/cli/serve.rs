@@ -65,6 +65,22 @@ pub(super) struct ServeArgs {
     /// Account segment of the ARNs.
     #[arg(long, default_value = "000000000000")]
     account: String,
+    /// Serve HTTP (the API, /healthz, /metrics) over TLS with this certificate chain (PEM).
+    #[arg(long, requires = "http_tls_key", value_name = "PEM")]
+    http_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --http-tls-cert.
+    #[arg(long, requires = "http_tls_cert", value_name = "PEM")]
+    http_tls_key: Option<PathBuf>,
+    /// API calls per second per access key and operation, for most operations (AWS: 10);
+    /// 0 disables the limit.
+    #[arg(long, default_value_t = 10)]
+    api_tps: u32,
+    /// Calls per second for DescribeSecurityProfile and DescribeCustomMetric (AWS: 25).
+    #[arg(long, default_value_t = 25)]
+    api_tps_describe: u32,
+    /// Calls per second for ListMetricValues (AWS: 15).
+    #[arg(long, default_value_t = 15)]
+    api_tps_metric_values: u32,
 }
 
 pub(super) async fn run(a: ServeArgs) -> ExitCode {
@@ -77,6 +93,16 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     cfg.prefix = a.topic_prefix;
     cfg.region = a.region;
     cfg.account = a.account;
+    cfg.http_tls = a
+        .http_tls_cert
+        .zip(a.http_tls_key)
+        .map(|(cert, key)| crate::http::HttpTls { cert, key });
+    let https = cfg.http_tls.is_some();
+    cfg.api_rate_limits = crate::api::limit::RateLimitConfig {
+        default_tps: a.api_tps,
+        describe_tps: a.api_tps_describe,
+        metric_values_tps: a.api_tps_metric_values,
+    };
     cfg.external = a.broker.map(|url| ExternalConfig {
         url,
         ca: a.broker_ca,
@@ -102,7 +128,17 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
             "MQTT dev listener (no TLS, client id = thing name) on {addr}"
         ));
     }
-    super::out(&format!("HTTP listening on http://{}", running.http_addr));
+    let scheme = if https { "https" } else { "http" };
+    super::out(&format!(
+        "HTTP (AWS IoT API, /openapi.json, /healthz, /metrics) listening on {scheme}://{}",
+        running.http_addr
+    ));
+    if let Some(path) = &running.admin_key_file {
+        super::out(&format!(
+            "API admin access key written to {} (fleetward keys create makes more)",
+            path.display()
+        ));
+    }
     super::out(&format!("CA certificate: {}", running.ca_path.display()));
     super::out("Provision a device: fleetward certs create --thing NAME --out DIR");
     wait_for_shutdown().await;

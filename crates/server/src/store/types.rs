@@ -595,3 +595,31 @@ pub struct OutboxAlert {
     /// When it was enqueued (epoch ms).
     pub created_at: i64,
 }
+
+/// An access key for the HTTP API to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// The access key id (`AKIA…`-like, 20 characters).
+    pub access_key_id: String,
+    /// The secret the SigV4 signature is computed with.
+    pub secret: String,
+    /// What it is for, chosen by the operator.
+    pub name: String,
+}
+
+/// A stored access key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret: String,
+    /// What it is for.
+    pub name: String,
+    /// When it was created (epoch ms).
+    pub created_at: i64,
+    /// When a request last authenticated with it (epoch ms), recorded at most once a minute.
+    pub last_used_at: Option<i64>,
+    /// A disabled key authenticates nothing.
+    pub disabled: bool,
+}

@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "alerts",
         sql: include_str!("../../../migrations/sqlite/0003_alerts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "api_keys",
+        sql: include_str!("../../../migrations/sqlite/0004_api_keys.sql"),
+    },
 ];
 
 /// The schema version this build writes.

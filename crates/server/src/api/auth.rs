@@ -1,0 +1,441 @@
+//! AWS Signature Version 4 verification against the access keys Fleetward manages.
+//!
+//! The signature is not checked by re-implementing SigV4: the request as received (method,
+//! path and query as sent, the headers the client signed, the body or its declared hash) is
+//! signed again with `aws-sigv4`, the signer the AWS SDK for Rust uses, with the key's secret,
+//! the client's date, region and service, and the two signatures are compared in constant time.
+//! The settings are the ones AWS's non-S3 services expect: the path is double-encoded, no
+//! header is excluded beyond those the client chose not to sign, the payload hash is not added
+//! as a header.
+//!
+//! What AWS answers, and so do we (403 unless noted), with the error names SDKs know:
+//! - no `Authorization` header: `MissingAuthenticationTokenException`;
+//! - a malformed one, or one for another algorithm or service: `IncompleteSignatureException`;
+//! - an unknown or disabled access key: `UnrecognizedClientException`;
+//! - a wrong signature, or an `x-amz-date` more than 15 minutes from our clock:
+//!   `InvalidSignatureException` (AWS's "Signature expired" wording for the latter, which SDKs
+//!   recognise as clock skew).
+//!
+//! Presigned (query-string) requests are not accepted: the SDKs and the CLI sign headers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, ApiState, MAX_BODY, params};
+use crate::store::Store;
+
+/// The only algorithm AWS's services accept from SDKs.
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The signing name in AWS IoT's model.
+pub const SERVICE: &str = "iot";
+/// Largest difference between the request's date and ours, as AWS allows.
+pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+/// `last_used_at` is written at most this often per key, so authentication does not turn
+/// every API call into a durable write.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// The identity a verified request carries (a request extension for handlers that care).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The access key id that signed it.
+    pub access_key_id: String,
+}
+
+/// Verifies signatures against the store's access keys.
+pub struct Verifier {
+    store: Arc<dyn Store>,
+    touched: Mutex<HashMap<String, i64>>,
+}
+
+impl Verifier {
+    /// A verifier over `store`'s keys.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Verifier {
+            store,
+            touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Checks the request's signature; returns the access key id on success.
+    pub async fn verify(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Caller, ApiError> {
+        let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Err(missing_token());
+        };
+        let auth = auth
+            .to_str()
+            .map_err(|_| incomplete("Authorization header is not ASCII"))?;
+        let h = parse_authorization(auth)?;
+        if h.service != SERVICE {
+            return Err(incomplete(format!(
+                "Credential should be scoped to correct service: '{SERVICE}'."
+            )));
+        }
+        let amz_date = parts
+            .headers
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header; only X-Amz-Date is supported")
+            })?;
+        let when = parse_amz_date(amz_date).ok_or_else(|| {
+            incomplete(format!("X-Amz-Date '{amz_date}' is not yyyyMMddTHHmmssZ"))
+        })?;
+        if !amz_date.starts_with(h.date) {
+            return Err(invalid_signature(format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+                h.date,
+                amz_date.get(..8).unwrap_or(amz_date)
+            )));
+        }
+        check_skew(when, now, amz_date)?;
+
+        let key = self
+            .store
+            .get_api_key(h.access_key_id)
+            .await
+            .map_err(ApiError::internal)?
+            .filter(|k| !k.disabled)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            })?;
+
+        let expected = self.signature(parts, body, &h, &key.secret, when)?;
+        if !constant_time_eq(expected.as_bytes(), h.signature.as_bytes()) {
+            return Err(invalid_signature(
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            ));
+        }
+        self.touch(&key.access_key_id).await;
+        Ok(Caller {
+            access_key_id: key.access_key_id,
+        })
+    }
+
+    /// The signature of the request as received, computed with `secret`.
+    fn signature(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        h: &AuthHeader<'_>,
+        secret: &str,
+        when: SystemTime,
+    ) -> Result<String, ApiError> {
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(h.signed_headers.len());
+        for name in &h.signed_headers {
+            let mut any = false;
+            for v in parts.headers.get_all(*name) {
+                let v = v
+                    .to_str()
+                    .map_err(|_| incomplete(format!("signed header '{name}' is not ASCII")))?;
+                headers.push((name, v));
+                any = true;
+            }
+            if !any {
+                return Err(invalid_signature(format!(
+                    "signed header '{name}' is missing from the request"
+                )));
+            }
+        }
+        let body = match parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
+            Some(declared) => {
+                let actual = hex::encode(Sha256::digest(body));
+                if !declared.eq_ignore_ascii_case(&actual) {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "XAmzContentSHA256Mismatch",
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    ));
+                }
+                SignableBody::Precomputed(declared.to_owned())
+            }
+            None => SignableBody::Bytes(body),
+        };
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let request = SignableRequest::new(parts.method.as_str(), uri, headers.into_iter(), body)
+            .map_err(|e| incomplete(format!("request cannot be canonicalized: {e}")))?;
+
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Double;
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Enabled;
+        // Sign exactly the headers the client listed (they were filtered above).
+        settings.excluded_headers = Some(Vec::new());
+
+        let identity = aws_smithy_runtime_api::client::identity::Identity::from(
+            aws_credential_types::Credentials::new(
+                h.access_key_id,
+                secret,
+                None,
+                None,
+                "fleetward",
+            ),
+        );
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(h.region)
+            .name(SERVICE)
+            .time(when)
+            .settings(settings)
+            .build()
+            .map_err(ApiError::internal)?
+            .into();
+        let (_, signature) = sign(request, &params)
+            .map_err(|e| incomplete(format!("request cannot be signed: {e}")))?
+            .into_parts();
+        Ok(signature)
+    }
+
+    /// Records the key's use, at most once a minute per key; a failure is logged, never fatal.
+    async fn touch(&self, id: &str) {
+        let now = crate::broker::now_ms();
+        let due = {
+            let mut touched = match self.touched.lock() {
+                Ok(t) => t,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let last = touched.get(id).copied().unwrap_or(i64::MIN);
+            if now.saturating_sub(last) >= TOUCH_EVERY_MS {
+                touched.insert(id.to_owned(), now);
+                true
+            } else {
+                false
+            }
+        };
+        if due && let Err(e) = self.store.touch_api_key(id, now).await {
+            tracing::warn!(error = %e, key = id, "could not record access key use");
+        }
+    }
+}
+
+/// The parts of `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
+#[derive(Debug, PartialEq, Eq)]
+struct AuthHeader<'a> {
+    access_key_id: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+    signed_headers: Vec<&'a str>,
+    signature: &'a str,
+}
+
+fn parse_authorization(v: &str) -> Result<AuthHeader<'_>, ApiError> {
+    let rest = v
+        .strip_prefix(ALGORITHM)
+        .filter(|r| r.starts_with(' '))
+        .ok_or_else(|| {
+            incomplete(format!(
+                "Authorization header requires the {ALGORITHM} algorithm"
+            ))
+        })?;
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for field in rest.split(',') {
+        let field = field.trim();
+        match field.split_once('=') {
+            Some(("Credential", c)) => credential = Some(c),
+            Some(("SignedHeaders", s)) => signed = Some(s),
+            Some(("Signature", s)) => signature = Some(s),
+            _ => {
+                return Err(incomplete(format!(
+                    "Authorization header: unexpected '{field}'"
+                )));
+            }
+        }
+    }
+    let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
+        return Err(incomplete(
+            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters",
+        ));
+    };
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, date, region, service, "aws4_request"] = scope[..] else {
+        return Err(incomplete(format!(
+            "Credential '{credential}' must be <access key>/<yyyyMMdd>/<region>/<service>/aws4_request"
+        )));
+    };
+    let signed_headers: Vec<&str> = signed.split(';').collect();
+    if signed_headers.iter().any(|h| h.is_empty()) || !signed_headers.contains(&"host") {
+        return Err(incomplete(
+            "SignedHeaders must list the signed headers, including host",
+        ));
+    }
+    Ok(AuthHeader {
+        access_key_id,
+        date,
+        region,
+        service,
+        signed_headers,
+        signature,
+    })
+}
+
+/// `20150830T123600Z` → time.
+fn parse_amz_date(v: &str) -> Option<SystemTime> {
+    let t = chrono::NaiveDateTime::parse_from_str(v, "%Y%m%dT%H%M%SZ").ok()?;
+    let secs = u64::try_from(t.and_utc().timestamp()).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+fn format_amz_date(t: SystemTime) -> String {
+    let dt: chrono::DateTime<chrono::Utc> = t.into();
+    dt.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+fn check_skew(when: SystemTime, now: SystemTime, shown: &str) -> Result<(), ApiError> {
+    let earliest = now.checked_sub(MAX_SKEW).unwrap_or(UNIX_EPOCH);
+    let latest = now + MAX_SKEW;
+    if when < earliest {
+        return Err(invalid_signature(format!(
+            "Signature expired: {shown} is now earlier than {} ({} - 15 min.)",
+            format_amz_date(earliest),
+            format_amz_date(now)
+        )));
+    }
+    if when > latest {
+        return Err(invalid_signature(format!(
+            "Signature not yet current: {shown} is still later than {} ({} + 15 min.)",
+            format_amz_date(latest),
+            format_amz_date(now)
+        )));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn missing_token() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    )
+}
+
+fn incomplete(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "IncompleteSignatureException",
+        message,
+    )
+}
+
+fn invalid_signature(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "InvalidSignatureException", message)
+}
+
+/// The middleware every API route runs behind: buffers the body (the signature covers it),
+/// verifies the signature, applies the key's rate limit for the operation, and hands the
+/// request on with the body restored and the [`Caller`] as an extension.
+pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "InvalidRequestException",
+                format!("request body: larger than {MAX_BODY} bytes"),
+            )
+            .into_response();
+        }
+    };
+    let caller = match state
+        .verifier
+        .verify(&parts, &bytes, SystemTime::now())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let op = match params::op_of(parts.method.as_str(), parts.extensions.get::<MatchedPath>()) {
+        Ok(op) => op,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = state.limiter.check(&caller.access_key_id, op) {
+        return e.into_response();
+    }
+    parts.extensions.insert(caller);
+    next.run(Request::from_parts(parts, AxumBody::from(bytes)))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_authorization_header_botocore_sends() {
+        let h = parse_authorization(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iot/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd",
+        )
+        .unwrap();
+        assert_eq!(h.access_key_id, "AKIDEXAMPLE");
+        assert_eq!(h.date, "20150830");
+        assert_eq!(h.region, "us-east-1");
+        assert_eq!(h.service, "iot");
+        assert_eq!(h.signed_headers, ["host", "x-amz-date"]);
+        assert_eq!(h.signature, "abcd");
+    }
+
+    #[test]
+    fn rejects_malformed_headers() {
+        for bad in [
+            "AWS4-HMAC-SHA1 Credential=a/b/c/d/aws4_request, SignedHeaders=host, Signature=x",
+            "AWS4-HMAC-SHA256 Credential=a/b/c/aws4_request, SignedHeaders=host, Signature=x",
+            "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, Signature=x",
+            "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=x-amz-date, Signature=x",
+        ] {
+            let e = parse_authorization(bad).unwrap_err();
+            assert_eq!(e.name, "IncompleteSignatureException", "{bad}");
+        }
+    }
+
+    #[test]
+    fn skew_of_more_than_15_minutes_is_refused_either_way() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert!(check_skew(now - Duration::from_secs(14 * 60), now, "x").is_ok());
+        assert!(check_skew(now + Duration::from_secs(14 * 60), now, "x").is_ok());
+        let e = check_skew(now - Duration::from_secs(16 * 60), now, "x").unwrap_err();
+        assert!(e.message.starts_with("Signature expired"), "{}", e.message);
+        assert!(check_skew(now + Duration::from_secs(16 * 60), now, "x").is_err());
+    }
+
+    #[test]
+    fn amz_dates_round_trip() {
+        let t = parse_amz_date("20150830T123600Z").unwrap();
+        assert_eq!(format_amz_date(t), "20150830T123600Z");
+        assert!(parse_amz_date("2015-08-30T12:36:00Z").is_none());
+    }
+}

@@ -1,0 +1,237 @@
+//! The AWS-compatible operator API: AWS IoT's REST-JSON routes and shapes over the service
+//! layer ([`crate::admin`], [`crate::registry`]), so the AWS CLI and SDKs work against
+//! Fleetward by changing `--endpoint-url`.
+//!
+//! Handlers are thin: they read path, query and body members, check them against the model's
+//! constraints ([`params`]), call the service layer and serialize its response. Every rule lives
+//! in the service layer once; the transports (this API and the CLI) only parse and print.
+//!
+//! # Adding a group of routes
+//!
+//! Each route module exposes `pub(crate) fn routes() -> Router<ApiState>` and is merged in
+//! [`router`] (`.merge(detect::routes())`). A module:
+//! - declares its operations in [`ops::OPS`] (name, method, path, members, TPS class): that
+//!   table names the operation for rate limiting and drives `/openapi.json`;
+//! - takes `State<ApiState>`, [`params::Query`] / `axum::extract::Path<String>` and
+//!   [`Body<T>`] (JSON, `{}` when empty) and returns `Result<Json<T>, ApiError>` (or
+//!   [`empty`] for operations whose response has no members);
+//! - never sees authentication or throttling: [`router`] wraps every route in SigV4
+//!   verification and the per-key rate limiter.
+//!
+//! Errors follow AWS's rest-json shape: the status code the model gives the error, the body
+//! `{"message": "..."}` and the error name in `x-amzn-ErrorType`, which is where botocore's
+//! rest-json parser reads the error code from (before `code` in the body), so SDKs raise the
+//! same exception classes they would against AWS.
+
+pub mod auth;
+mod detect;
+pub mod keys;
+pub mod limit;
+mod openapi;
+pub mod ops;
+pub mod params;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use crate::admin::{AdminError, ArnScope};
+use crate::store::Store;
+
+/// Largest request body accepted: a profile with 100 behaviors of 1000 values fits easily.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// What every API handler reads.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The store the service layer works on.
+    pub store: Arc<dyn Store>,
+    /// Region and account for ARNs.
+    pub scope: ArnScope,
+    /// Verifies SigV4 signatures against Fleetward's access keys.
+    pub verifier: Arc<auth::Verifier>,
+    /// Per-key, per-operation TPS limits.
+    pub limiter: Arc<limit::RateLimits>,
+    /// Poked after a change that alters which profiles cover which things (attach, detach,
+    /// profile update or delete), so detection re-reads the catalog at once instead of at its
+    /// next periodic refresh. `None` when nothing listens (tests, tools).
+    pub detection_refresh: Option<Arc<Notify>>,
+    /// Poked after a custom metric is created or deleted, so ingest's table of custom metric
+    /// types follows at once. `None` when nothing listens.
+    pub custom_metrics_refresh: Option<Arc<Notify>>,
+}
+
+impl ApiState {
+    /// State with AWS's default TPS quotas.
+    pub fn new(store: Arc<dyn Store>, scope: ArnScope) -> Self {
+        ApiState {
+            verifier: Arc::new(auth::Verifier::new(store.clone())),
+            limiter: Arc::new(limit::RateLimits::new(limit::RateLimitConfig::default())),
+            store,
+            scope,
+            detection_refresh: None,
+            custom_metrics_refresh: None,
+        }
+    }
+
+    /// Tells detection that targets, profiles or dimensions changed.
+    pub fn refresh_detection(&self) {
+        if let Some(n) = &self.detection_refresh {
+            n.notify_one();
+        }
+    }
+
+    /// Tells ingest that the custom metrics changed.
+    pub fn refresh_custom_metrics(&self) {
+        if let Some(n) = &self.custom_metrics_refresh {
+            n.notify_one();
+        }
+        self.refresh_detection();
+    }
+}
+
+/// The whole API: every route module behind authentication and rate limiting, plus the
+/// unauthenticated `/openapi.json`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .merge(detect::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .route("/openapi.json", axum::routing::get(openapi::document))
+        .fallback(unknown_operation)
+        .with_state(state)
+}
+
+async fn unknown_operation(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        format!("no operation at {} {}", req.method(), req.uri().path()),
+    )
+}
+
+/// An error in AWS's rest-json shape.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status the model gives this error.
+    pub status: StatusCode,
+    /// The AWS error name, e.g. `InvalidRequestException`.
+    pub name: &'static str,
+    /// The human-readable message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit status and name.
+    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            name,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `InvalidRequestException`: the caller's mistake, named in the message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidRequestException", message)
+    }
+
+    /// 404 `ResourceNotFoundException`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+    }
+
+    /// 400 `ThrottlingException`: the model gives Throttling status 400 (botocore retries it
+    /// by name, whatever the status).
+    pub fn throttled() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            "Rate exceeded",
+        )
+    }
+
+    /// 500 `InternalFailureException`; the detail is logged, not sent.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "API internal failure");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailureException",
+            "internal failure",
+        )
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        let status = match &e {
+            AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::AlreadyExists(_) | AdminError::VersionConflict(_) => StatusCode::CONFLICT,
+            // The model gives LimitExceededException HTTP 410.
+            AdminError::LimitExceeded(_) => StatusCode::GONE,
+            AdminError::Internal(m) => return ApiError::internal(m),
+        };
+        ApiError::new(status, e.name(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "message": self.message }).to_string();
+        let mut resp = (self.status, body).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert("x-amzn-errortype", HeaderValue::from_static(self.name));
+        resp
+    }
+}
+
+/// A JSON request body, its top-level members checked against the operation's model members
+/// ([`params::check_body`]). An empty body reads as `{}` (botocore sends none when no body
+/// member is set); the Content-Type is not checked, since SDKs differ in what they send. A body
+/// that does not parse is `InvalidRequestException` with serde's message, which names the
+/// member.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let op = params::op_of(
+            req.method().as_str(),
+            req.extensions().get::<axum::extract::MatchedPath>(),
+        )?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+        let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::invalid(format!("request body: {e}")))?
+        };
+        let mut errors = Vec::new();
+        params::check_body(op, &value, &mut errors);
+        params::finish(errors)?;
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))
+    }
+}
+
+/// The response of an operation whose output has no members: 200 with `{}`.
+pub fn empty() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({}))
+}
