@@ -23,4 +23,5 @@ pub mod identity;
 pub mod ingest;
 pub mod pki;
 pub mod server;
+pub mod sim;
 pub mod store;
