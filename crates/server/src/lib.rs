@@ -22,6 +22,7 @@ pub mod http;
 pub mod identity;
 pub mod ingest;
 pub mod pki;
+pub mod registry;
 pub mod server;
 pub mod sim;
 pub mod store;

@@ -1,8 +1,10 @@
 //! Provisioning commands over the data directory's registry: `certs`, `things`, `groups`.
 //!
 //! They work directly on the same SQLite database a running server uses (WAL allows it), so a
-//! device can be provisioned or a certificate deactivated without the API. Output is JSON, in
-//! the shapes AWS's CLI prints for the matching calls, so scripts can parse it.
+//! device can be provisioned or a certificate deactivated without the API. Each command is a
+//! thin shell over [`crate::registry`], the service layer the AWS-compatible routes call, so the
+//! CLI and the API apply the same rules. Output is JSON, in the shapes AWS's CLI prints for the
+//! matching calls, so scripts can parse it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,11 +12,13 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::pki::{CertFacts, verify_issued_by};
-use crate::server::{open_data_dir, write_private};
-use crate::store::{
-    CertStatus, Certificate, NewThing, NewThingGroup, PageRequest, Store, StoreError,
+use crate::admin::ArnScope;
+use crate::registry::{
+    self, CreateThingGroupRequest, CreateThingRequest, RegisterCertificateRequest, RegistryError,
+    ThingGroupMembershipRequest,
 };
+use crate::server::{open_data_dir, write_private};
+use crate::store::Certificate;
 
 /// Where the server's data lives: the flag and variable every offline command shares.
 #[derive(Debug, Args)]
@@ -102,17 +106,25 @@ pub(super) enum GroupsCommand {
     List,
 }
 
-/// A failed command: the message, and whether it was the user's mistake (exit 2) or not (1).
+/// A failed command: the message, and its exit status (2: fix the input, 3: not found, 1:
+/// anything else).
 struct Failure(String, u8);
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        let code = match e {
-            StoreError::Backend(_) => 1,
-            _ => 2,
+impl From<RegistryError> for Failure {
+    fn from(e: RegistryError) -> Self {
+        let code = if e.is_not_found() {
+            3
+        } else if e.is_user_error() {
+            2
+        } else {
+            1
         };
-        Failure(e.to_string(), code)
+        Failure(format!("{}: {e}", e.name()), code)
     }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
+    serde_json::to_value(v).map_err(|e| Failure(e.to_string(), 1))
 }
 
 fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
@@ -143,26 +155,6 @@ async fn open(
         .map_err(|e| Failure(e.to_string(), 1))
 }
 
-fn valid_name(kind: &str, name: &str) -> Result<(), Failure> {
-    if fleetward_proto::topic::is_valid_thing_name(name) {
-        Ok(())
-    } else {
-        Err(Failure(
-            format!("{kind} name '{name}' must be 1-128 characters of [a-zA-Z0-9:_-]"),
-            2,
-        ))
-    }
-}
-
-fn parse_status(s: &str) -> Result<CertStatus, Failure> {
-    CertStatus::parse(s).ok_or_else(|| {
-        Failure(
-            format!("--status {s}: expected ACTIVE, INACTIVE or REVOKED"),
-            2,
-        )
-    })
-}
-
 fn cert_json(c: &Certificate) -> serde_json::Value {
     json!({
         "certificateId": c.id,
@@ -174,39 +166,48 @@ fn cert_json(c: &Certificate) -> serde_json::Value {
     })
 }
 
+/// Creates `thing` unless it exists (whatever its attributes).
+async fn ensure_thing(
+    store: &dyn crate::store::Store,
+    scope: &ArnScope,
+    thing: &str,
+) -> Result<(), Failure> {
+    let req = CreateThingRequest {
+        thing_name: thing.to_owned(),
+        ..CreateThingRequest::default()
+    };
+    match registry::create_thing(store, scope, &req).await {
+        Ok(_) => Ok(()),
+        Err(RegistryError::Admin(crate::admin::AdminError::AlreadyExists(_))) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(super) async fn certs(dir: DataDir, cmd: CertsCommand) -> ExitCode {
     finish(certs_inner(dir, cmd).await)
 }
 
 async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Value, Failure> {
     let (store, ca) = open(&dir).await?;
-    let now = crate::broker::now_ms();
+    let store: &dyn crate::store::Store = store.as_ref();
+    let scope = ArnScope::default();
     match cmd {
         CertsCommand::Create { thing, out } => {
-            valid_name("thing", &thing)?;
-            if store.get_thing(&thing).await?.is_none() {
-                store
-                    .create_thing(&NewThing {
-                        name: thing.clone(),
-                        ..NewThing::default()
-                    })
+            ensure_thing(store, &scope, &thing).await?;
+            let created =
+                registry::create_keys_and_certificate_named(store, &scope, &ca, &thing, true)
                     .await?;
-            }
-            let issued = ca
-                .issue_device(&thing)
-                .map_err(|e| Failure(e.to_string(), 1))?;
-            write_files(&out, &issued.cert_pem, &issued.key_pem, ca.pem())?;
-            let cert = certificate(
-                &issued.facts,
-                &issued.cert_pem,
-                CertStatus::Active,
-                Some(ca.facts().id.clone()),
-                now,
-            );
-            store.insert_certificate(&cert).await?;
-            store.attach_thing_principal(&thing, &cert.id).await?;
+            write_files(
+                &out,
+                &created.certificate_pem,
+                &created.key_pair.private_key,
+                ca.pem(),
+            )?;
+            registry::attach_thing_principal(store, &scope, &thing, &created.certificate_arn, None)
+                .await?;
             Ok(json!({
-                "certificateId": cert.id,
+                "certificateId": created.certificate_id,
+                "certificateArn": created.certificate_arn,
                 "thingName": thing,
                 "certificatePem": out.join("device.pem"),
                 "privateKey": out.join("device.key"),
@@ -218,64 +219,48 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
             thing,
             status,
         } => {
-            let status = parse_status(&status)?;
             let pem = std::fs::read_to_string(&cert)
                 .map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
-            let facts = CertFacts::from_pem(&pem)
-                .map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
-            let cas = store.list_cas().await?;
-            let Some(issuer) = cas
-                .iter()
-                .find(|c| c.status == CertStatus::Active && verify_issued_by(&pem, &c.pem))
-            else {
-                return Err(Failure(
-                    "the certificate is not signed by a registered, ACTIVE CA".into(),
-                    2,
-                ));
-            };
-            let c = certificate(&facts, &pem, status, Some(issuer.id.clone()), now);
-            store.insert_certificate(&c).await?;
+            let registered = registry::register_certificate(
+                store,
+                &scope,
+                &RegisterCertificateRequest {
+                    certificate_pem: pem,
+                    status: Some(status),
+                    ..RegisterCertificateRequest::default()
+                },
+            )
+            .await?;
             if let Some(thing) = &thing {
-                store.attach_thing_principal(thing, &c.id).await?;
+                registry::attach_thing_principal(
+                    store,
+                    &scope,
+                    thing,
+                    &registered.certificate_arn,
+                    None,
+                )
+                .await?;
             }
+            let c = store
+                .get_certificate(&registered.certificate_id)
+                .await
+                .map_err(RegistryError::from)?
+                .ok_or_else(|| Failure("the registered certificate vanished".into(), 1))?;
             Ok(cert_json(&c))
         }
         CertsCommand::Update { cert_id, status } => {
-            let status = parse_status(&status)?;
-            store.set_certificate_status(&cert_id, status).await?;
+            registry::update_certificate(store, &cert_id, &status).await?;
             let c = store
-                .get_certificate(&cert_id)
-                .await?
-                .ok_or_else(|| Failure(format!("certificate '{cert_id}' does not exist"), 2))?;
+                .get_certificate(&cert_id.to_ascii_lowercase())
+                .await
+                .map_err(RegistryError::from)?
+                .ok_or_else(|| Failure(format!("certificate '{cert_id}' does not exist"), 3))?;
             Ok(cert_json(&c))
         }
         CertsCommand::List => {
-            let items = all_pages(|p| {
-                let store = store.clone();
-                async move { store.list_certificates(&p).await }
-            })
-            .await?;
+            let items = registry::all_certificates(store).await?;
             Ok(json!({ "certificates": items.iter().map(cert_json).collect::<Vec<_>>() }))
         }
-    }
-}
-
-fn certificate(
-    f: &CertFacts,
-    pem: &str,
-    status: CertStatus,
-    ca_id: Option<String>,
-    now: i64,
-) -> Certificate {
-    Certificate {
-        id: f.id.clone(),
-        pem: pem.to_owned(),
-        status,
-        ca_id,
-        subject: f.subject.clone(),
-        serial: f.serial.clone(),
-        not_after: f.not_after,
-        created_at: now,
     }
 }
 
@@ -289,57 +274,28 @@ fn write_files(out: &Path, cert: &str, key: &str, ca: &str) -> Result<(), Failur
     Ok(())
 }
 
-/// Collects every page of a listing.
-async fn all_pages<T, F, Fut>(mut list: F) -> Result<Vec<T>, Failure>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::store::Page<T>, StoreError>>,
-{
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = list(PageRequest {
-            next_token: token,
-            max_results: Some(PageRequest::MAX_LIMIT),
-        })
-        .await?;
-        out.extend(page.items);
-        match page.next_token {
-            Some(t) => token = Some(t),
-            None => return Ok(out),
-        }
-    }
-}
-
 pub(super) async fn things(dir: DataDir, cmd: ThingsCommand) -> ExitCode {
     finish(things_inner(dir, cmd).await)
 }
 
 async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Value, Failure> {
     let (store, _) = open(&dir).await?;
+    let store: &dyn crate::store::Store = store.as_ref();
+    let scope = ArnScope::default();
     match cmd {
         ThingsCommand::Create { name } => {
-            valid_name("thing", &name)?;
-            let t = store
-                .create_thing(&NewThing {
-                    name,
-                    ..NewThing::default()
-                })
-                .await?;
-            Ok(json!({ "thingName": t.name, "version": t.version }))
+            let req = CreateThingRequest {
+                thing_name: name,
+                ..CreateThingRequest::default()
+            };
+            json(&registry::create_thing(store, &scope, &req).await?)
         }
         ThingsCommand::List => {
-            let items = all_pages(|p| {
-                let store = store.clone();
-                async move { store.list_things(&p).await }
-            })
-            .await?;
-            Ok(
-                json!({ "things": items.iter().map(|t| json!({"thingName": t.name, "version": t.version, "attributes": t.attributes})).collect::<Vec<_>>() }),
-            )
+            let things = registry::all_things(store, &scope).await?;
+            Ok(json!({ "things": json(&things)? }))
         }
         ThingsCommand::Delete { name } => {
-            store.delete_thing(&name).await?;
+            registry::delete_thing(store, &name, None).await?;
             Ok(json!({}))
         }
     }
@@ -351,31 +307,33 @@ pub(super) async fn groups(dir: DataDir, cmd: GroupsCommand) -> ExitCode {
 
 async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Value, Failure> {
     let (store, _) = open(&dir).await?;
+    let store: &dyn crate::store::Store = store.as_ref();
+    let scope = ArnScope::default();
     match cmd {
         GroupsCommand::Create { name, parent } => {
-            valid_name("group", &name)?;
-            let g = store
-                .create_group(&NewThingGroup {
-                    name,
-                    parent,
-                    description: None,
-                })
-                .await?;
-            Ok(json!({ "thingGroupName": g.name, "parentGroupName": g.parent }))
+            let req = CreateThingGroupRequest {
+                thing_group_name: name,
+                parent_group_name: parent,
+                ..CreateThingGroupRequest::default()
+            };
+            json(&registry::create_thing_group(store, &scope, &req).await?)
         }
         GroupsCommand::AddThing { group, thing } => {
-            store.add_thing_to_group(&group, &thing).await?;
+            let req = ThingGroupMembershipRequest {
+                thing_group_name: Some(group),
+                thing_name: Some(thing),
+                ..ThingGroupMembershipRequest::default()
+            };
+            registry::add_thing_to_thing_group(store, &scope, &req).await?;
             Ok(json!({}))
         }
         GroupsCommand::List => {
-            let items = all_pages(|p| {
-                let store = store.clone();
-                async move { store.list_groups(None, &p).await }
-            })
-            .await?;
-            Ok(
-                json!({ "thingGroups": items.iter().map(|g| json!({"groupName": g.name, "parentGroupName": g.parent})).collect::<Vec<_>>() }),
-            )
+            let groups = registry::all_thing_groups(store).await?;
+            Ok(json!({ "thingGroups": groups.iter().map(|g| json!({
+                "groupName": g.name,
+                "groupArn": registry::thing_group_arn(&scope, &g.name),
+                "parentGroupName": g.parent,
+            })).collect::<Vec<_>>() }))
         }
     }
 }
