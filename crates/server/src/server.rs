@@ -178,6 +178,8 @@ pub fn install_crypto_provider() {
 pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     install_crypto_provider();
     let (store, ca, _) = open_data_dir(&cfg.data_dir).await?;
+    // Shared with the API, whose CreateKeysAndCertificate issues device certificates.
+    let ca = Arc::new(ca);
     let store: Arc<dyn Store> = store;
     let (detection, detection_task) =
         DetectionService::new(store.clone(), crate::detection::DEFAULT_QUEUE_CAPACITY);
@@ -262,7 +264,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             ingest: pipeline.stats(),
             events: events_tx,
         },
-        crate::api::router(api),
+        crate::api::router(api).layer(axum::Extension(ca.clone())),
         cfg.http_tls.as_ref(),
     )
     .await

@@ -30,6 +30,7 @@ pub mod limit;
 mod openapi;
 pub mod ops;
 pub mod params;
+mod registry;
 
 use std::sync::Arc;
 
@@ -101,6 +102,7 @@ impl ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(detect::routes())
+        .merge(registry::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -1,0 +1,777 @@
+//! The AWS-compatible registry API over real, SigV4-signed HTTP against a started server:
+//! every route (things, thing groups, certificates, principals, policies), its members, status
+//! codes and AWS error names, and a device connecting with a certificate the API issued.
+
+mod common;
+
+use std::time::SystemTime;
+
+use common::sigv4::{Client, Key};
+use common::{Device, DeviceCreds};
+use fleetward::pki::Ca;
+use serde_json::{Value, json};
+
+async fn server() -> (common::TestServer, Client) {
+    let s = common::start(|c| {
+        c.api_rate_limits = fleetward::api::limit::RateLimitConfig::UNLIMITED;
+    })
+    .await;
+    let client = Client::new(
+        format!("http://{}", s.running.http_addr),
+        Key::admin(&s.data_dir()),
+    );
+    (s, client)
+}
+
+fn arn(resource: &str) -> String {
+    format!("arn:aws:iot:us-east-1:000000000000:{resource}")
+}
+
+/// A signed request carrying the `x-amzn-principal` header (signed too, as botocore does).
+async fn with_principal(
+    c: &Client,
+    method: &str,
+    path: &str,
+    principal: &str,
+) -> common::sigv4::Reply {
+    let mut headers = c.sign(method, path, b"", SystemTime::now());
+    headers.push(("x-amzn-principal".to_owned(), principal.to_owned()));
+    c.send(method, path, headers, Vec::new()).await
+}
+
+#[tokio::test]
+async fn thing_routes() {
+    let (_s, c) = server().await;
+
+    let created = c
+        .call(
+            "POST",
+            "/things/cam-1",
+            Some(json!({"attributePayload": {"attributes": {"site": "lyon"}}})),
+        )
+        .await;
+    let body = created.ok().clone();
+    assert_eq!(body["thingName"], "cam-1");
+    assert_eq!(body["thingArn"], arn("thing/cam-1"));
+    assert_eq!(body["thingId"].as_str().unwrap().len(), 36);
+    // Idempotent for the same configuration, a conflict for another.
+    assert_eq!(
+        c.call(
+            "POST",
+            "/things/cam-1",
+            Some(json!({"attributePayload": {"attributes": {"site": "lyon"}}})),
+        )
+        .await
+        .ok(),
+        &body
+    );
+    c.call(
+        "POST",
+        "/things/cam-1",
+        Some(json!({"attributePayload": {"attributes": {"site": "paris"}}})),
+    )
+    .await
+    .error(409, "ResourceAlreadyExistsException");
+    c.call("POST", "/things/bad%20name", None)
+        .await
+        .error(400, "InvalidRequestException");
+    c.call(
+        "POST",
+        "/things/cam-2",
+        Some(json!({"attributePayload": 7})),
+    )
+    .await
+    .error(400, "InvalidRequestException");
+    c.call("POST", "/things/cam-2", Some(json!({"unknownMember": 1})))
+        .await
+        .error(400, "InvalidRequestException");
+    c.call(
+        "POST",
+        "/things/cam-2",
+        Some(json!({"thingTypeName": "camera"})),
+    )
+    .await
+    .error(404, "ResourceNotFoundException");
+    for i in 2..=4 {
+        let site = if i % 2 == 0 { "paris" } else { "lyon" };
+        c.call(
+            "POST",
+            &format!("/things/cam-{i}"),
+            Some(json!({"attributePayload": {"attributes": {"site": site}}})),
+        )
+        .await
+        .ok();
+    }
+
+    let d = c.call("GET", "/things/cam-1", None).await;
+    let d = d.ok();
+    assert_eq!(d["defaultClientId"], "cam-1");
+    assert_eq!(d["thingId"], body["thingId"]);
+    assert_eq!(d["version"], 1);
+    assert_eq!(d["attributes"], json!({"site": "lyon"}));
+    c.call("GET", "/things/nope", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    let first = c.call("GET", "/things?maxResults=3", None).await;
+    let first = first.ok();
+    assert_eq!(first["things"].as_array().unwrap().len(), 3);
+    assert_eq!(first["things"][0]["thingArn"], arn("thing/cam-1"));
+    let token = first["nextToken"].as_str().expect("nextToken");
+    let rest = c
+        .call(
+            "GET",
+            &format!("/things?maxResults=3&nextToken={token}"),
+            None,
+        )
+        .await;
+    let rest = rest.ok();
+    assert_eq!(rest["things"].as_array().unwrap().len(), 1);
+    assert!(rest.get("nextToken").is_none());
+    let lyon = c
+        .call(
+            "GET",
+            "/things?attributeName=site&attributeValue=lyon",
+            None,
+        )
+        .await;
+    let names: Vec<&str> = lyon.ok()["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["thingName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cam-1", "cam-3"]);
+    for bad in [
+        "/things?maxResults=0",
+        "/things?maxResults=251",
+        "/things?nextToken=zz",
+        "/things?usePrefixAttributeValue=maybe",
+        "/things?attributeValue=lyon",
+    ] {
+        c.call("GET", bad, None)
+            .await
+            .error(400, "InvalidRequestException");
+    }
+
+    // DeleteThing: missing is success, version conflicts are 409.
+    c.call("DELETE", "/things/never-was", None).await.ok();
+    c.call("DELETE", "/things/cam-4?expectedVersion=3", None)
+        .await
+        .error(409, "VersionConflictException");
+    c.call("DELETE", "/things/cam-4?expectedVersion=x", None)
+        .await
+        .error(400, "InvalidRequestException");
+    c.call("DELETE", "/things/cam-4?expectedVersion=1", None)
+        .await
+        .ok();
+    c.call("GET", "/things/cam-4", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    // Unsigned requests never reach a registry handler.
+    c.unsigned("GET", "/things")
+        .await
+        .error(403, "MissingAuthenticationTokenException");
+}
+
+#[tokio::test]
+async fn thing_group_routes() {
+    let (_s, c) = server().await;
+    let site = c.call("POST", "/thing-groups/site", None).await;
+    assert_eq!(site.ok()["thingGroupArn"], arn("thinggroup/site"));
+    c.call(
+        "POST",
+        "/thing-groups/floor-1",
+        Some(json!({"parentGroupName": "site",
+                    "thingGroupProperties": {"thingGroupDescription": "first floor"},
+                    "tags": [{"Key": "team", "Value": "ops"}]})),
+    )
+    .await
+    .ok();
+    c.call(
+        "POST",
+        "/thing-groups/room-a",
+        Some(json!({"parentGroupName": "floor-1"})),
+    )
+    .await
+    .ok();
+    c.call(
+        "POST",
+        "/thing-groups/floor-1",
+        Some(json!({"parentGroupName": "room-a"})),
+    )
+    .await
+    .error(409, "ResourceAlreadyExistsException");
+    c.call(
+        "POST",
+        "/thing-groups/orphan",
+        Some(json!({"parentGroupName": "nope"})),
+    )
+    .await
+    .error(400, "InvalidRequestException");
+    c.call(
+        "POST",
+        "/thing-groups/x",
+        Some(json!({"parentGroupName": "bad name"})),
+    )
+    .await
+    .error(400, "InvalidRequestException");
+
+    let d = c.call("GET", "/thing-groups/room-a", None).await;
+    let d = d.ok();
+    assert_eq!(d["thingGroupName"], "room-a");
+    assert_eq!(d["version"], 1);
+    assert_eq!(d["thingGroupMetadata"]["parentGroupName"], "floor-1");
+    assert_eq!(
+        d["thingGroupMetadata"]["rootToParentThingGroups"],
+        json!([{"groupName": "site", "groupArn": arn("thinggroup/site")},
+               {"groupName": "floor-1", "groupArn": arn("thinggroup/floor-1")}])
+    );
+    assert!(d["thingGroupMetadata"]["creationDate"].is_f64());
+    let floor = c.call("GET", "/thing-groups/floor-1", None).await;
+    assert_eq!(
+        floor.ok()["thingGroupProperties"]["thingGroupDescription"],
+        "first floor"
+    );
+    c.call("GET", "/thing-groups/nope", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    let names = |v: &Value| -> Vec<String> {
+        v["thingGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["groupName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(c.call("GET", "/thing-groups", None).await.ok()),
+        ["floor-1", "room-a", "site"]
+    );
+    assert_eq!(
+        names(
+            c.call("GET", "/thing-groups?parentGroup=site", None)
+                .await
+                .ok()
+        ),
+        ["floor-1"]
+    );
+    assert_eq!(
+        names(
+            c.call("GET", "/thing-groups?parentGroup=site&recursive=true", None)
+                .await
+                .ok()
+        ),
+        ["floor-1", "room-a"]
+    );
+    assert_eq!(
+        names(
+            c.call("GET", "/thing-groups?namePrefixFilter=r", None)
+                .await
+                .ok()
+        ),
+        ["room-a"]
+    );
+    let page = c.call("GET", "/thing-groups?maxResults=2", None).await;
+    let token = page.ok()["nextToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        names(
+            c.call("GET", &format!("/thing-groups?nextToken={token}"), None)
+                .await
+                .ok()
+        ),
+        ["site"]
+    );
+    c.call("GET", "/thing-groups?parentGroup=nope", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+    c.call("GET", "/thing-groups?recursive=yes", None)
+        .await
+        .error(400, "InvalidRequestException");
+
+    for t in ["cam-1", "cam-2"] {
+        c.call("POST", &format!("/things/{t}"), None).await.ok();
+    }
+    c.call(
+        "PUT",
+        "/thing-groups/addThingToThingGroup",
+        Some(json!({"thingGroupName": "room-a", "thingName": "cam-1"})),
+    )
+    .await
+    .ok();
+    c.call(
+        "PUT",
+        "/thing-groups/addThingToThingGroup",
+        Some(json!({"thingGroupArn": arn("thinggroup/floor-1"),
+                    "thingArn": arn("thing/cam-2")})),
+    )
+    .await
+    .ok();
+    for (body, status, name) in [
+        (
+            json!({"thingGroupName": "nope", "thingName": "cam-1"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            json!({"thingGroupName": "site", "thingName": "nope"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            json!({"thingName": "cam-1"}),
+            400,
+            "InvalidRequestException",
+        ),
+        (
+            // One group per hierarchy: cam-1 is already in room-a, under site.
+            json!({"thingGroupName": "site", "thingName": "cam-1"}),
+            400,
+            "InvalidRequestException",
+        ),
+        (
+            json!({"thingGroupArn": "arn:aws:sns:us-east-1:000000000000:x", "thingName": "cam-1"}),
+            400,
+            "InvalidRequestException",
+        ),
+    ] {
+        c.call(
+            "PUT",
+            "/thing-groups/addThingToThingGroup",
+            Some(body.clone()),
+        )
+        .await
+        .error(status, name);
+    }
+
+    let direct = c.call("GET", "/thing-groups/site/things", None).await;
+    assert_eq!(direct.ok()["things"], json!([]));
+    let all = c
+        .call("GET", "/thing-groups/site/things?recursive=true", None)
+        .await;
+    assert_eq!(all.ok()["things"], json!(["cam-1", "cam-2"]));
+    let paged = c
+        .call(
+            "GET",
+            "/thing-groups/site/things?recursive=true&maxResults=1",
+            None,
+        )
+        .await;
+    assert_eq!(paged.ok()["things"], json!(["cam-1"]));
+    assert!(paged.ok()["nextToken"].is_string());
+    c.call("GET", "/thing-groups/nope/things", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    c.call(
+        "PUT",
+        "/thing-groups/removeThingFromThingGroup",
+        Some(json!({"thingGroupName": "room-a", "thingName": "cam-1"})),
+    )
+    .await
+    .ok();
+    c.call(
+        "PUT",
+        "/thing-groups/removeThingFromThingGroup",
+        Some(json!({"thingGroupName": "room-a", "thingName": "nope"})),
+    )
+    .await
+    .error(404, "ResourceNotFoundException");
+    let after = c.call("GET", "/thing-groups/room-a/things", None).await;
+    assert_eq!(after.ok()["things"], json!([]));
+}
+
+#[tokio::test]
+async fn certificate_routes_and_a_device_with_an_api_issued_certificate() {
+    let (s, c) = server().await;
+
+    let keys = c
+        .call("POST", "/keys-and-certificate?setAsActive=true", None)
+        .await;
+    let keys = keys.ok().clone();
+    let id = keys["certificateId"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 64);
+    assert_eq!(keys["certificateArn"], arn(&format!("cert/{id}")));
+    assert!(
+        keys["keyPair"]["PrivateKey"]
+            .as_str()
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    assert!(
+        keys["keyPair"]["PublicKey"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let inactive = c.call("POST", "/keys-and-certificate", None).await;
+    let inactive_id = inactive.ok()["certificateId"].as_str().unwrap().to_owned();
+    c.call("POST", "/keys-and-certificate?setAsActive=sure", None)
+        .await
+        .error(400, "InvalidRequestException");
+
+    let d = c.call("GET", &format!("/certificates/{id}"), None).await;
+    let desc = &d.ok()["certificateDescription"];
+    assert_eq!(desc["status"], "ACTIVE");
+    assert_eq!(desc["certificatePem"], keys["certificatePem"]);
+    assert_eq!(desc["ownedBy"], "000000000000");
+    assert!(desc["validity"]["notAfter"].is_f64());
+    let d = c
+        .call("GET", &format!("/certificates/{inactive_id}"), None)
+        .await;
+    assert_eq!(d.ok()["certificateDescription"]["status"], "INACTIVE");
+    c.call("GET", "/certificates/abc", None)
+        .await
+        .error(400, "InvalidRequestException");
+    c.call("GET", &format!("/certificates/{}", "z".repeat(64)), None)
+        .await
+        .error(400, "InvalidRequestException");
+    c.call("GET", &format!("/certificates/{}", "0".repeat(64)), None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    // A device connects over mutual TLS with the API-issued certificate once it is attached.
+    c.call("POST", "/things/cam-1", None).await.ok();
+    let cert_arn = keys["certificateArn"].as_str().unwrap();
+    with_principal(&c, "PUT", "/things/cam-1/principals", cert_arn)
+        .await
+        .ok();
+    let creds = DeviceCreds {
+        thing: "cam-1".into(),
+        cert_id: id.clone(),
+        cert: keys["certificatePem"].as_str().unwrap().to_owned(),
+        key: keys["keyPair"]["PrivateKey"].as_str().unwrap().to_owned(),
+        ca: std::fs::read_to_string(&s.running.ca_path).unwrap(),
+    };
+    let mut device = Device::connect(s.mqtt_addr(), "cam-1", Some(&creds), &creds.ca).await;
+    device.expect_connected().await;
+
+    // UpdateCertificate: enum checked, REVOKED final (406).
+    c.call(
+        "PUT",
+        &format!("/certificates/{inactive_id}?newStatus=ACTIVE"),
+        None,
+    )
+    .await
+    .ok();
+    for (query, status, name) in [
+        ("newStatus=BOGUS", 400, "InvalidRequestException"),
+        ("newStatus=PENDING_TRANSFER", 400, "InvalidRequestException"),
+        ("", 400, "InvalidRequestException"),
+    ] {
+        c.call("PUT", &format!("/certificates/{inactive_id}?{query}"), None)
+            .await
+            .error(status, name);
+    }
+    c.call(
+        "PUT",
+        &format!("/certificates/{inactive_id}?newStatus=REVOKED"),
+        None,
+    )
+    .await
+    .ok();
+    c.call(
+        "PUT",
+        &format!("/certificates/{inactive_id}?newStatus=ACTIVE"),
+        None,
+    )
+    .await
+    .error(406, "CertificateStateException");
+    c.call(
+        "PUT",
+        &format!("/certificates/{}?newStatus=ACTIVE", "0".repeat(64)),
+        None,
+    )
+    .await
+    .error(404, "ResourceNotFoundException");
+
+    // RegisterCertificate.
+    let (ca, _) = Ca::load_or_create(&s.data_dir().join("ca")).unwrap();
+    let own = ca.issue_device("sensor-1").unwrap();
+    let r = c
+        .call(
+            "POST",
+            "/certificate/register?setAsActive=true",
+            Some(json!({"certificatePem": own.cert_pem})),
+        )
+        .await;
+    assert_eq!(r.ok()["certificateId"], own.facts.id);
+    let d = c
+        .call("GET", &format!("/certificates/{}", own.facts.id), None)
+        .await;
+    assert_eq!(d.ok()["certificateDescription"]["status"], "ACTIVE");
+    c.call(
+        "POST",
+        "/certificate/register",
+        Some(json!({"certificatePem": own.cert_pem})),
+    )
+    .await
+    .error(409, "ResourceAlreadyExistsException");
+    let other = ca.issue_device("sensor-2").unwrap();
+    c.call(
+        "POST",
+        "/certificate/register",
+        Some(
+            json!({"certificatePem": other.cert_pem, "caCertificatePem": ca.pem(),
+                    "status": "INACTIVE"}),
+        ),
+    )
+    .await
+    .ok();
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let (foreign, _) = Ca::load_or_create(foreign_dir.path()).unwrap();
+    let stranger = foreign.issue_device("stranger").unwrap();
+    for (body, status, name) in [
+        (
+            json!({"certificatePem": stranger.cert_pem}),
+            400,
+            "CertificateValidationException",
+        ),
+        (
+            json!({"certificatePem": "garbage"}),
+            400,
+            "CertificateValidationException",
+        ),
+        (json!({}), 400, "InvalidRequestException"),
+        (
+            json!({"certificatePem": ca.issue_device("s3").unwrap().cert_pem, "status": "NOPE"}),
+            400,
+            "InvalidRequestException",
+        ),
+    ] {
+        c.call("POST", "/certificate/register", Some(body))
+            .await
+            .error(status, name);
+    }
+
+    // ListCertificates: marker/pageSize/isAscendingOrder.
+    let collect = |ascending: bool| {
+        let c = c.clone();
+        async move {
+            let mut ids = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let mut q = format!("/certificates?pageSize=2&isAscendingOrder={ascending}");
+                if let Some(m) = &marker {
+                    q.push_str(&format!("&marker={m}"));
+                }
+                let r = c.call("GET", &q, None).await;
+                let body = r.ok();
+                for cert in body["certificates"].as_array().unwrap() {
+                    assert_eq!(cert["certificateMode"], "DEFAULT");
+                    ids.push(cert["certificateId"].as_str().unwrap().to_owned());
+                }
+                match body.get("nextMarker").and_then(Value::as_str) {
+                    Some(m) => marker = Some(m.to_owned()),
+                    None => return ids,
+                }
+            }
+        }
+    };
+    let desc = collect(false).await;
+    let mut asc = collect(true).await;
+    assert_eq!(desc.len(), 4);
+    asc.reverse();
+    assert_eq!(asc, desc);
+    c.call("GET", "/certificates?pageSize=0", None)
+        .await
+        .error(400, "InvalidRequestException");
+}
+
+#[tokio::test]
+async fn principal_and_policy_routes() {
+    let (_s, c) = server().await;
+    c.call("POST", "/things/cam-1", None).await.ok();
+    let keys = c
+        .call("POST", "/keys-and-certificate?setAsActive=true", None)
+        .await;
+    let cert_arn = keys.ok()["certificateArn"].as_str().unwrap().to_owned();
+
+    with_principal(&c, "PUT", "/things/cam-1/principals", &cert_arn)
+        .await
+        .ok();
+    with_principal(
+        &c,
+        "PUT",
+        "/things/cam-1/principals?thingPrincipalType=NON_EXCLUSIVE_THING",
+        &cert_arn,
+    )
+    .await
+    .ok();
+    let listed = c.call("GET", "/things/cam-1/principals", None).await;
+    assert_eq!(listed.ok()["principals"], json!([cert_arn]));
+    c.call("PUT", "/things/cam-1/principals", None)
+        .await
+        .error(400, "InvalidRequestException");
+    for (path, principal, status, name) in [
+        (
+            "/things/nope/principals",
+            cert_arn.clone(),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "/things/cam-1/principals",
+            arn(&format!("cert/{}", "a".repeat(64))),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "/things/cam-1/principals",
+            "us-east-1:cognito-identity".to_owned(),
+            400,
+            "InvalidRequestException",
+        ),
+        (
+            "/things/cam-1/principals?thingPrincipalType=OWNED",
+            cert_arn.clone(),
+            400,
+            "InvalidRequestException",
+        ),
+    ] {
+        with_principal(&c, "PUT", path, &principal)
+            .await
+            .error(status, name);
+    }
+    c.call("GET", "/things/nope/principals", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    // A thing with a principal attached cannot be deleted (AWS's rule); detached, it can.
+    let msg = c
+        .call("DELETE", "/things/cam-1", None)
+        .await
+        .error(400, "InvalidRequestException");
+    assert!(msg.contains("principals"), "{msg}");
+
+    // Policies.
+    let doc = json!({"Version": "2012-10-17",
+                     "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
+    .to_string();
+    let created = c
+        .call(
+            "POST",
+            "/policies/connect.any",
+            Some(json!({"policyDocument": doc})),
+        )
+        .await;
+    let created = created.ok();
+    assert_eq!(created["policyArn"], arn("policy/connect.any"));
+    assert_eq!(created["policyVersionId"], "1");
+    assert_eq!(created["policyDocument"], doc);
+    c.call(
+        "POST",
+        "/policies/connect.any",
+        Some(json!({"policyDocument": doc})),
+    )
+    .await
+    .error(409, "ResourceAlreadyExistsException");
+    c.call(
+        "POST",
+        "/policies/broken",
+        Some(json!({"policyDocument": "{\"Version\": \"2008-10-17\", \"Statement\": []}"})),
+    )
+    .await
+    .error(400, "MalformedPolicyException");
+    c.call("POST", "/policies/no-doc", Some(json!({})))
+        .await
+        .error(400, "InvalidRequestException");
+    c.call(
+        "POST",
+        "/policies/bad%20name",
+        Some(json!({"policyDocument": doc})),
+    )
+    .await
+    .error(400, "InvalidRequestException");
+    c.call(
+        "POST",
+        "/policies/second",
+        Some(json!({"policyDocument": doc})),
+    )
+    .await
+    .ok();
+
+    let got = c.call("GET", "/policies/connect.any", None).await;
+    let got = got.ok();
+    assert_eq!(got["policyDocument"], doc);
+    assert_eq!(got["defaultVersionId"], "1");
+    assert!(got["creationDate"].is_f64());
+    c.call("GET", "/policies/nope", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+    let page = c
+        .call("GET", "/policies?pageSize=1&isAscendingOrder=true", None)
+        .await;
+    let page = page.ok().clone();
+    assert_eq!(page["policies"][0]["policyName"], "connect.any");
+    let marker = page["nextMarker"].as_str().unwrap();
+    let rest = c
+        .call(
+            "GET",
+            &format!("/policies?pageSize=1&isAscendingOrder=true&marker={marker}"),
+            None,
+        )
+        .await;
+    assert_eq!(rest.ok()["policies"][0]["policyName"], "second");
+    assert!(rest.ok().get("nextMarker").is_none());
+
+    c.call(
+        "PUT",
+        "/target-policies/connect.any",
+        Some(json!({"target": cert_arn})),
+    )
+    .await
+    .ok();
+    for (path, target, status, name) in [
+        (
+            "/target-policies/nope",
+            cert_arn.clone(),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "/target-policies/second",
+            arn(&format!("cert/{}", "b".repeat(64))),
+            404,
+            "ResourceNotFoundException",
+        ),
+        (
+            "/target-policies/second",
+            arn("thinggroup/site"),
+            400,
+            "InvalidRequestException",
+        ),
+    ] {
+        c.call("PUT", path, Some(json!({"target": target})))
+            .await
+            .error(status, name);
+    }
+    c.call("PUT", "/target-policies/second", Some(json!({})))
+        .await
+        .error(400, "InvalidRequestException");
+
+    with_principal(&c, "DELETE", "/things/cam-1/principals", &cert_arn)
+        .await
+        .ok();
+    let listed = c.call("GET", "/things/cam-1/principals", None).await;
+    assert_eq!(listed.ok()["principals"], json!([]));
+    c.call("DELETE", "/things/cam-1", None).await.ok();
+
+    // The operations are in /openapi.json, generated from the same table the router checks.
+    let doc = c.unsigned("GET", "/openapi.json").await;
+    let paths = &doc.body["paths"];
+    for (p, method) in [
+        ("/things/{thingName}", "post"),
+        ("/thing-groups/addThingToThingGroup", "put"),
+        ("/keys-and-certificate", "post"),
+        ("/certificates/{certificateId}", "put"),
+        ("/target-policies/{policyName}", "put"),
+    ] {
+        assert!(
+            paths[p][method].is_object(),
+            "{p} {method} in /openapi.json"
+        );
+    }
+}
