@@ -2,6 +2,8 @@
 //! directory, devices with real certificates from its CA, and an MQTT-over-TLS device client.
 #![allow(dead_code)]
 
+pub mod sigv4;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,189 @@
+//! A small AWS API client for tests: requests signed with AWS Signature Version 4 by
+//! `aws-sigv4` (the AWS SDK for Rust's signer), the way the SDKs sign them, sent over real HTTP.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use serde_json::Value;
+
+/// Credentials: the access key id and secret.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Key {
+    /// The admin key the server wrote to `<data_dir>/admin-key.json` at first start.
+    pub fn admin(data_dir: &Path) -> Key {
+        let text = std::fs::read_to_string(data_dir.join("admin-key.json")).expect("admin key");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        Key {
+            id: v["aws_access_key_id"].as_str().unwrap().to_owned(),
+            secret: v["aws_secret_access_key"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// `x-amzn-errortype`, when present.
+    pub error_type: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts an AWS error: status, name, a `message`; returns the message.
+    #[track_caller]
+    pub fn error(&self, status: u16, name: &str) -> String {
+        assert_eq!(
+            (self.status, self.error_type.as_deref()),
+            (status, Some(name)),
+            "body: {}",
+            self.body
+        );
+        self.body["message"].as_str().expect("message").to_owned()
+    }
+
+    /// Asserts 200 and returns the body.
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "{:?}: {}", self.error_type, self.body);
+        &self.body
+    }
+}
+
+/// A client of one server.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub key: Key,
+    pub region: String,
+    pub http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: impl Into<String>, key: Key) -> Client {
+        Client {
+            base: base.into(),
+            key,
+            region: "us-east-1".into(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A signed request, now.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call_at(method, path, body, SystemTime::now()).await
+    }
+
+    /// A signed request, signed as of `time`.
+    pub async fn call_at(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        time: SystemTime,
+    ) -> Reply {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let headers = self.sign(method, path, &bytes, time);
+        self.send(method, path, headers, bytes).await
+    }
+
+    /// The headers SigV4 adds for this request (x-amz-date, authorization), plus host and
+    /// content-type, which are signed too.
+    pub fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        time: SystemTime,
+    ) -> Vec<(String, String)> {
+        let url = format!("{}{}", self.base, path);
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap()
+            .to_owned();
+        let mut headers = vec![
+            ("host".to_owned(), host),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ];
+        let identity = aws_smithy_runtime_api::client::identity::Identity::from(
+            aws_credential_types::Credentials::new(
+                &self.key.id,
+                &self.key.secret,
+                None,
+                None,
+                "test",
+            ),
+        );
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("iot")
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let request = SignableRequest::new(
+            method,
+            url.as_str(),
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(request, &params).unwrap().into_parts();
+        for (k, v) in instructions.headers() {
+            headers.push((k.to_owned(), v.to_owned()));
+        }
+        headers
+    }
+
+    /// Sends a request with exactly these headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = self.http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{}", self.base, path),
+        );
+        for (k, v) in headers {
+            if k != "host" {
+                req = req.header(k, v);
+            }
+        }
+        let resp = req.body(body).send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let error_type = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            error_type,
+            body,
+        }
+    }
+
+    /// An unsigned request.
+    pub async fn unsigned(&self, method: &str, path: &str) -> Reply {
+        self.send(method, path, Vec::new(), Vec::new()).await
+    }
+}
