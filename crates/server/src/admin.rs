@@ -121,7 +121,8 @@ impl Default for ArnScope {
 }
 
 impl ArnScope {
-    fn arn(&self, resource: &str) -> String {
+    /// `arn:aws:iot:<region>:<account>:<resource>`.
+    pub fn arn(&self, resource: &str) -> String {
         format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
     }
 }

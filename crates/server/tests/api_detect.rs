@@ -69,9 +69,13 @@ async fn security_profile_lifecycle_with_versions() {
         r.ok(),
         &json!({"securityProfileName": "ports", "securityProfileArn": arn("securityprofile/ports")})
     );
-    c.call("POST", "/security-profiles/ports", Some(static_profile()))
-        .await
-        .error(409, "ResourceAlreadyExistsException");
+    let dup = c
+        .call("POST", "/security-profiles/ports", Some(static_profile()))
+        .await;
+    dup.error(409, "ResourceAlreadyExistsException");
+    assert_eq!(dup.body["resourceId"], "ports");
+    assert_eq!(dup.body["resourceArn"], arn("securityprofile/ports"));
+    assert_eq!(dup.request_id.as_deref().map(str::len), Some(36));
 
     let d = c.call("GET", "/security-profiles/ports", None).await;
     let d = d.ok();

@@ -574,7 +574,15 @@ async fn create_profile(
     );
     let req: SecurityProfileRequest = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
-    let r = admin::create_security_profile(s.store.as_ref(), &s.scope, &req).await?;
+    let r = admin::create_security_profile(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            ApiError::from(e).with_existing(
+                &req.security_profile_name,
+                s.scope
+                    .arn(&format!("securityprofile/{}", req.security_profile_name)),
+            )
+        })?;
     Ok(Json(r))
 }
 
@@ -806,7 +814,14 @@ async fn create_custom_metric(
         display_name: b.display_name,
         metric_type: b.metric_type,
     };
-    let r = admin::create_custom_metric_limited(s.store.as_ref(), &s.scope, &req).await?;
+    let r = admin::create_custom_metric_limited(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            ApiError::from(e).with_existing(
+                &req.metric_name,
+                s.scope.arn(&format!("custommetric/{}", req.metric_name)),
+            )
+        })?;
     s.refresh_custom_metrics();
     Ok(Json(r))
 }
@@ -881,7 +896,12 @@ async fn create_dimension(
         dimension_type: b.dimension_type,
         string_values: b.string_values,
     };
-    let r = admin::create_dimension_limited(s.store.as_ref(), &s.scope, &req).await?;
+    let r = admin::create_dimension_limited(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            ApiError::from(e)
+                .with_existing(&req.name, s.scope.arn(&format!("dimension/{}", req.name)))
+        })?;
     Ok(Json(r))
 }
 

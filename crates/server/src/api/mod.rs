@@ -109,7 +109,26 @@ pub fn router(state: ApiState) -> Router {
         ))
         .route("/openapi.json", axum::routing::get(openapi::document))
         .fallback(unknown_operation)
+        .layer(axum::middleware::map_response(request_id))
         .with_state(state)
+}
+
+/// Every response carries an `x-amzn-RequestId`, which SDKs surface as the request id
+/// (`ResponseMetadata.RequestId` in boto3) and operators quote in bug reports.
+async fn request_id(mut resp: Response) -> Response {
+    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+    let id = format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
 }
 
 async fn unknown_operation(req: Request) -> ApiError {
@@ -129,6 +148,8 @@ pub struct ApiError {
     pub name: &'static str,
     /// The human-readable message.
     pub message: String,
+    /// `resourceId` and `resourceArn` of a `ResourceAlreadyExistsException`, as AWS sends them.
+    pub existing: Option<(String, String)>,
 }
 
 impl ApiError {
@@ -138,7 +159,17 @@ impl ApiError {
             status,
             name,
             message: message.into(),
+            existing: None,
         }
+    }
+
+    /// Names the resource a `ResourceAlreadyExistsException` is about (other errors are
+    /// returned unchanged).
+    pub fn with_existing(mut self, id: &str, arn: String) -> Self {
+        if self.name == "ResourceAlreadyExistsException" {
+            self.existing = Some((id.to_owned(), arn));
+        }
+        self
     }
 
     /// 400 `InvalidRequestException`: the caller's mistake, named in the message.
@@ -188,7 +219,12 @@ impl From<AdminError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "message": self.message }).to_string();
+        let mut body = serde_json::json!({ "message": self.message });
+        if let Some((id, arn)) = self.existing {
+            body["resourceId"] = id.into();
+            body["resourceArn"] = arn.into();
+        }
+        let body = body.to_string();
         let mut resp = (self.status, body).into_response();
         let h = resp.headers_mut();
         h.insert(

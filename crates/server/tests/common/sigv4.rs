@@ -33,6 +33,8 @@ pub struct Reply {
     pub status: u16,
     /// `x-amzn-errortype`, when present.
     pub error_type: Option<String>,
+    /// `x-amzn-requestid`, when present.
+    pub request_id: Option<String>,
     pub body: Value,
 }
 
@@ -169,6 +171,10 @@ impl Client {
             .headers()
             .get("x-amzn-errortype")
             .map(|v| v.to_str().unwrap().to_owned());
+        let request_id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .map(|v| v.to_str().unwrap().to_owned());
         let text = resp.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
@@ -178,6 +184,7 @@ impl Client {
         Reply {
             status,
             error_type,
+            request_id,
             body,
         }
     }
