@@ -33,8 +33,8 @@ use crate::detect::{Behavior, BehaviorState, CustomMetricType, Dimension, compil
 use crate::ingest::ReportSink;
 use crate::ingest::cloud::CloudSink;
 use crate::store::{
-    CloudDatapoint, NewAlert, NewViolation, PageRequest, Store, StoreResult, StoredBehaviorState,
-    StoredReport, ViolationEvent, ViolationEventType,
+    CloudDatapoint, DetectionOp, NewAlert, NewViolation, PageRequest, Store, StoreResult,
+    StoredBehaviorState, StoredReport, ViolationEvent, ViolationEventType,
 };
 
 /// Reports waiting for detection. Large enough to absorb a full ingest batch several times
@@ -166,6 +166,8 @@ impl DetectionService {
             last_seen: HashMap::new(),
             registered: HashSet::new(),
             window_ends: HashMap::new(),
+            alert_targets: HashMap::new(),
+            ops: Vec::new(),
             cfg,
         };
         (service, task)
@@ -240,6 +242,10 @@ pub struct DetectionTask {
     registered: HashSet<String>,
     /// The next window end of each statistical (profile, behavior).
     window_ends: HashMap<(String, String), i64>,
+    /// Each profile's alert target names, read with the catalog.
+    alert_targets: HashMap<String, Vec<String>>,
+    /// Changes of the current step, written by [`DetectionTask::flush`].
+    ops: Vec<DetectionOp>,
     store: Arc<dyn Store>,
     detector: Detector,
     /// Stored version of each installed (or refused) profile, to recompile only on change.
@@ -266,6 +272,7 @@ impl DetectionTask {
             // Detection without the old state still works; alarms mid-sequence restart.
             tracing::error!(error = %e, "restoring detection state failed");
         }
+        self.flush().await;
         let mut batch = Vec::with_capacity(MAX_DRAIN);
         let mut cloud = Vec::new();
         let mut cloud_open = true;
@@ -325,7 +332,9 @@ impl DetectionTask {
                     }
                 }
             }
+            self.flush().await;
         }
+        self.flush().await;
     }
 
     async fn refresh_logged(&mut self) {
@@ -389,7 +398,7 @@ impl DetectionTask {
                 drained.extend(self.detector.untarget(&thing, profile, now));
             }
         }
-        self.persist_drained(&drained, before).await;
+        self.persist_drained(&drained, before);
         Ok(())
     }
 
@@ -424,7 +433,7 @@ impl DetectionTask {
                 .detector
                 .window_end(&profile, &behavior, end, &mut id_gen);
             let states = self.detector.behavior_states(&profile, &behavior);
-            self.persist_outcome(&states, &events, end).await;
+            self.persist_outcome(&states, &events, end);
         }
     }
 
@@ -441,7 +450,7 @@ impl DetectionTask {
         let events = self
             .detector
             .silent_sweep(now, silence, &|t| last_seen.get(t).copied());
-        self.persist_drained(&events, before).await;
+        self.persist_drained(&events, before);
     }
 
     /// Evaluates cloud-side datapoints: grouped per (thing, metric, timestamp), one cloud
@@ -509,7 +518,7 @@ impl DetectionTask {
                 .flat_map(|g| g.iter().map(|p| p.timestamp))
                 .max()
                 .unwrap_or_default();
-            self.persist_outcome(&touched, &events, at).await;
+            self.persist_outcome(&touched, &events, at);
         }
         Ok(())
     }
@@ -592,6 +601,10 @@ impl DetectionTask {
         let mut present = BTreeSet::new();
         for p in &profiles {
             present.insert(p.name.clone());
+            self.alert_targets.insert(
+                p.name.clone(),
+                crate::alert::alert_target_names(&p.alert_targets),
+            );
             if self.versions.get(&p.name) != Some(&p.version) {
                 match compile_profile(&p.behaviors, &custom, &dimensions) {
                     Ok(compiled) => {
@@ -627,11 +640,12 @@ impl DetectionTask {
             .collect();
         for name in gone {
             self.versions.remove(&name);
+            self.alert_targets.remove(&name);
             before.extend(self.detector.keys_where(|k| k.profile == name));
             events.extend(self.detector.remove_profile(&name, now));
         }
         self.attachments = attachments;
-        self.persist_drained(&events, before).await;
+        self.persist_drained(&events, before);
         Ok(())
     }
 
@@ -705,7 +719,7 @@ impl DetectionTask {
                     .untarget(&report.thing, profile, report.received_at),
             );
         }
-        self.persist_drained(&drained, before).await;
+        self.persist_drained(&drained, before);
 
         if profiles.is_empty() {
             return Ok(());
@@ -725,21 +739,18 @@ impl DetectionTask {
         );
         let metrics: Vec<Metric> = report.datapoints.iter().map(|d| d.metric.clone()).collect();
         let touched = self.touched(&report.thing, &names, &metrics);
-        self.persist_outcome(&touched, &events, report.received_at)
-            .await;
+        self.persist_outcome(&touched, &events, report.received_at);
         Ok(())
     }
 
-    /// Persists what one evaluation step did: the active violations of the states in alarm,
-    /// the violation events, then the states themselves.
-    async fn persist_outcome(
-        &self,
+    /// Records what one evaluation step did, for [`DetectionTask::flush`]: the active
+    /// violations of the states in alarm, the violation events, then the states themselves.
+    fn persist_outcome(
+        &mut self,
         touched: &[(StateKey, BehaviorState)],
         events: &[DetectEvent],
         at_ms: i64,
     ) {
-        // Violations first: an active violation whose state was not saved is refreshed by the
-        // next datapoint, while a saved alarm state without its violation could never close.
         for (k, state) in touched {
             if let AlarmStatus::InAlarm {
                 violation_id,
@@ -763,22 +774,51 @@ impl DetectionTask {
                     started_at: *started_ms,
                     last_at: *last_ms,
                 };
-                if let Err(e) = self.store.upsert_violation(&v).await {
-                    tracing::error!(violation_id = %v.violation_id, error = %e, "storing violation failed");
-                }
+                self.ops.push(DetectionOp::UpsertViolation(v));
             }
         }
         for event in events {
-            self.persist_event(event).await;
+            self.persist_event(event);
         }
-        let rows: Vec<StoredBehaviorState> = touched
-            .iter()
-            .filter_map(|(k, s)| stored_state(k, s, at_ms))
-            .collect();
-        if !rows.is_empty()
-            && let Err(e) = self.store.upsert_behavior_states(&rows).await
-        {
-            tracing::error!(error = %e, "storing behavior states failed");
+        for (k, st) in touched {
+            if let Some(row) = stored_state(k, st, at_ms) {
+                self.ops.push(DetectionOp::UpsertState(row));
+            }
+        }
+    }
+
+    /// Writes the recorded changes in one transaction ([`Store::apply_detection`]), so a
+    /// crash keeps all of a step or none of it, and one fsync covers a whole batch of
+    /// reports. A failed write is retried once; if it fails again the step's changes are
+    /// lost to the store (the in-memory state still has them, and the next datapoint of each
+    /// behavior rewrites its state and active violation).
+    async fn flush(&mut self) {
+        if self.ops.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut self.ops);
+        let mut result = self.store.apply_detection(&ops, crate::broker::now_ms()).await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, ops = ops.len(), "storing detection changes failed; retrying");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            result = self.store.apply_detection(&ops, crate::broker::now_ms()).await;
+        }
+        match result {
+            Ok(applied) => {
+                for reason in &applied.skipped {
+                    tracing::warn!(%reason, "detection change skipped");
+                }
+                if applied.alerts_enqueued > 0
+                    && let Some(wake) = &self.alert_wake
+                {
+                    wake.notify_one();
+                }
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                ops = ops.len(),
+                "storing detection changes failed; violations and states of this step are not persisted"
+            ),
         }
     }
 
@@ -825,15 +865,14 @@ impl DetectionTask {
             .and_then(|b| serde_json::to_value(b).ok())
     }
 
-    /// Stores one violation change and logs it unless suppressed. Failures are logged, not
-    /// returned: one lost event must not stop the others of the same report.
-    async fn persist_event(&self, e: &DetectEvent) {
+    /// Records one violation change, logs it and, unless suppressed, its alerts.
+    fn persist_event(&mut self, e: &DetectEvent) {
         self.stats.record(e);
         let value = serde_json::to_value(&e.value).ok();
-        let result = match e.event_type {
+        match e.event_type {
             DetectType::InAlarm => {
                 let definition = self.behavior_json(&e.profile, &e.behavior);
-                let v = NewViolation {
+                self.ops.push(DetectionOp::UpsertViolation(NewViolation {
                     violation_id: e.violation_id.clone(),
                     thing: e.thing.clone(),
                     profile: e.profile.clone(),
@@ -845,43 +884,33 @@ impl DetectionTask {
                     last_value: value.clone(),
                     started_at: e.at_ms,
                     last_at: e.at_ms,
-                };
-                match self.store.upsert_violation(&v).await {
-                    Ok(()) => {
-                        self.store
-                            .insert_violation_event(&ViolationEvent {
-                                violation_id: e.violation_id.clone(),
-                                thing: e.thing.clone(),
-                                profile: e.profile.clone(),
-                                behavior: e.behavior.clone(),
-                                behavior_definition: definition,
-                                event_type: ViolationEventType::InAlarm,
-                                event_time: e.at_ms,
-                                value,
-                                verification_state: None,
-                                verification_description: None,
-                            })
-                            .await
-                    }
-                    Err(err) => Err(err),
-                }
+                }));
+                self.ops.push(DetectionOp::InsertEvent(ViolationEvent {
+                    violation_id: e.violation_id.clone(),
+                    thing: e.thing.clone(),
+                    profile: e.profile.clone(),
+                    behavior: e.behavior.clone(),
+                    behavior_definition: definition,
+                    event_type: ViolationEventType::InAlarm,
+                    event_time: e.at_ms,
+                    value,
+                    verification_state: None,
+                    verification_description: None,
+                }));
             }
             DetectType::AlarmCleared | DetectType::AlarmInvalidated => {
-                let kind = if e.event_type == DetectType::AlarmCleared {
+                let event_type = if e.event_type == DetectType::AlarmCleared {
                     ViolationEventType::AlarmCleared
                 } else {
                     ViolationEventType::AlarmInvalidated
                 };
-                self.store
-                    .close_violation(&e.violation_id, kind, e.at_ms, value.as_ref())
-                    .await
+                self.ops.push(DetectionOp::CloseViolation {
+                    violation_id: e.violation_id.clone(),
+                    event_type,
+                    at_ms: e.at_ms,
+                    value,
+                });
             }
-        };
-        if let Err(err) = result {
-            tracing::error!(
-                violation_id = %e.violation_id, event = e.event_type.as_str(), error = %err,
-                "storing violation event failed"
-            );
         }
         if !e.suppressed {
             tracing::warn!(
@@ -895,65 +924,43 @@ impl DetectionTask {
                 reason = ?e.reason,
                 "violation event"
             );
-            self.enqueue_alerts(e).await;
+            self.enqueue_alerts(e);
         }
     }
 
-    /// Puts `e`'s alert in the outbox once for each alert target its profile names
-    /// (`alertTargets.SNS.alertTargetArn`, by last ARN segment). Failures are logged.
-    async fn enqueue_alerts(&self, e: &DetectEvent) {
-        let targets = match self.store.get_security_profile(&e.profile).await {
-            Ok(Some(p)) => crate::alert::alert_target_names(&p.alert_targets),
-            Ok(None) => Vec::new(),
-            Err(err) => {
-                tracing::error!(profile = %e.profile, error = %err, "reading alert targets failed");
-                return;
-            }
+    /// Records `e`'s alert once for each alert target its profile names
+    /// (`alertTargets.SNS.alertTargetArn`, by last ARN segment), in the same transaction as
+    /// the event: an alert exists exactly when its event is stored.
+    fn enqueue_alerts(&mut self, e: &DetectEvent) {
+        let Some(targets) = self.alert_targets.get(&e.profile) else {
+            return;
         };
         if targets.is_empty() {
             return;
         }
-        let body = crate::alert::sns_message(e, self.behavior_json(&e.profile, &e.behavior));
-        let body = body.to_string();
-        let alerts: Vec<NewAlert> = targets
-            .iter()
-            .map(|t| NewAlert {
+        let body = crate::alert::sns_message(e, self.behavior_json(&e.profile, &e.behavior))
+            .to_string();
+        for t in targets {
+            self.ops.push(DetectionOp::EnqueueAlert(NewAlert {
                 target: t.clone(),
                 idempotency_key: crate::alert::idempotency_key(e, t),
                 body: body.clone(),
-            })
-            .collect();
-        match self
-            .store
-            .enqueue_alerts(&alerts, crate::broker::now_ms())
-            .await
-        {
-            Ok(_) => {
-                if let Some(wake) = &self.alert_wake {
-                    wake.notify_one();
-                }
-            }
-            Err(err) => tracing::error!(
-                violation_id = %e.violation_id, event = e.event_type.as_str(), error = %err,
-                "enqueueing alerts failed"
-            ),
+            }));
         }
     }
 
     /// Persists events of states the detector dropped (profile changed, removed, detached,
     /// thing deleted or silent) and deletes from the store every state of `before` the
     /// detector no longer holds, so a restart cannot bring a dropped state back.
-    async fn persist_drained(&self, events: &[DetectEvent], before: Vec<StateKey>) {
+    fn persist_drained(&mut self, events: &[DetectEvent], before: Vec<StateKey>) {
         for e in events {
-            self.persist_event(e).await;
+            self.persist_event(e);
         }
-        let keys: Vec<(String, String, String)> = before
-            .into_iter()
-            .filter(|k| self.detector.state(k).is_none())
-            .map(|k| (k.thing, k.profile, k.behavior))
-            .collect();
-        if let Err(err) = self.store.delete_behavior_states(&keys).await {
-            tracing::error!(error = %err, "deleting dropped behavior states failed");
+        for k in before {
+            if self.detector.state(&k).is_none() {
+                self.ops
+                    .push(DetectionOp::DeleteState(k.thing, k.profile, k.behavior));
+            }
         }
     }
 }

@@ -13,10 +13,13 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use crate::broker::EventTx;
+use crate::detection::{DetectionStats, EventCounts};
 use crate::ingest::IngestStats;
 use crate::store::Store;
 
@@ -29,6 +32,8 @@ pub struct HttpState {
     pub ingest: Arc<IngestStats>,
     /// Broker events (for the dropped-events counter), when the embedded broker runs.
     pub events: Option<EventTx>,
+    /// Detection's counters: violation events per profile and behavior.
+    pub detection: Option<Arc<DetectionStats>>,
 }
 
 /// Binds the HTTP listener and serves `/healthz` and `/metrics` until the process ends.
@@ -97,6 +102,66 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
     }
 }
 
+/// Labels of the per-behavior violation counters, named as AWS's CloudWatch dimensions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BehaviorLabels {
+    security_profile_name: String,
+    behavior: String,
+}
+
+/// AWS's Detect CloudWatch metrics `Violations`, `ViolationsCleared` and
+/// `ViolationsInvalidated` per (profile, behavior), plus detection's own counters.
+fn register_detection(registry: &mut Registry, d: &DetectionStats) {
+    let families: [(&str, &str, fn(&EventCounts) -> u64); 3] = [
+        ("violations", "Violations raised (in-alarm events)", |c| {
+            c.violations
+        }),
+        (
+            "violations_cleared",
+            "Violations cleared (alarm-cleared events)",
+            |c| c.cleared,
+        ),
+        (
+            "violations_invalidated",
+            "Violations invalidated (alarm-invalidated events)",
+            |c| c.invalidated,
+        ),
+    ];
+    let snapshot = d.snapshot();
+    for (name, help, pick) in families {
+        let family = Family::<BehaviorLabels, Counter>::default();
+        for ((profile, behavior), counts) in &snapshot {
+            family
+                .get_or_create(&BehaviorLabels {
+                    security_profile_name: profile.clone(),
+                    behavior: behavior.clone(),
+                })
+                .inc_by(pick(counts));
+        }
+        registry.register(name, help, family);
+    }
+    let own = [
+        (
+            "detection_reports",
+            "Reports evaluated by detection",
+            d.reports.load(Relaxed),
+        ),
+        (
+            "detection_cloud_datapoints",
+            "Cloud-side datapoints evaluated by detection",
+            d.cloud_datapoints.load(Relaxed),
+        ),
+        (
+            "detection_dropped",
+            "Reports and cloud-side batches not evaluated because detection lagged",
+            d.dropped.load(Relaxed),
+        ),
+    ];
+    for (name, help, value) in own {
+        registry.register(name, help, ConstCounter::new(value));
+    }
+}
+
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let mut registry = Registry::with_prefix("fleetward");
     let i = &s.ingest;
@@ -134,6 +199,9 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     ];
     for (name, help, value) in counters {
         registry.register(name, help, ConstCounter::new(value));
+    }
+    if let Some(d) = &s.detection {
+        register_detection(&mut registry, d);
     }
     let mut body = String::new();
     match encode(&mut body, &registry) {

@@ -56,6 +56,11 @@ pub struct ServeConfig {
     pub http_tls: Option<crate::http::HttpTls>,
     /// The API's per-key TPS limits (AWS's quotas by default).
     pub api_rate_limits: crate::api::limit::RateLimitConfig,
+    /// Time compression, a demo and benchmark setting: the report throttle, the cloud-side
+    /// window, behavior `durationSeconds` windows, statistical window ends and the 2-day
+    /// silence all run this many times faster (300 makes a 5-minute report interval one
+    /// second). 1, the default, is AWS's time. Stored times stay wall-clock times.
+    pub time_scale: u32,
 }
 
 impl ServeConfig {
@@ -75,6 +80,7 @@ impl ServeConfig {
             cloud_window_ms: cloud::WINDOW_MS,
             http_tls: None,
             api_rate_limits: crate::api::limit::RateLimitConfig::default(),
+            time_scale: 1,
         }
     }
 }
@@ -142,6 +148,11 @@ pub struct RunningServer {
     pub broker: Option<EmbeddedBroker>,
     /// The external-broker client, in that mode.
     pub external: Option<ExternalBroker>,
+    /// Detection's front: its counters, and the refresher in-process admin edits poke.
+    pub detection: Arc<DetectionService>,
+    /// Registered custom metric types ingest checks against; in-process edits poke its
+    /// refresher.
+    pub custom_types: Arc<crate::ingest::custom::CustomTypes>,
 }
 
 /// Opens (creating if needed) the data directory's store and CA. Used by `serve` and by the
@@ -181,15 +192,24 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     // Shared with the API, whose CreateKeysAndCertificate issues device certificates.
     let ca = Arc::new(ca);
     let store: Arc<dyn Store> = store;
-    let (detection, detection_task) =
-        DetectionService::new(store.clone(), crate::detection::DEFAULT_QUEUE_CAPACITY);
+    let scale = cfg.time_scale.max(1);
+    let (detection, detection_task) = DetectionService::with_config(
+        store.clone(),
+        crate::detection::DetectionConfig {
+            time_scale: scale,
+            ..crate::detection::DetectionConfig::default()
+        },
+    );
+    let custom_types = crate::ingest::custom::CustomTypes::load(store.as_ref()).await?;
+    custom_types.spawn_refresh(store.clone(), Duration::from_secs(5));
     let pipeline = Pipeline::start(
         store.clone(),
         PipelineConfig {
-            min_interval: cfg.min_report_interval,
+            min_interval: cfg.min_report_interval / scale,
+            custom_types: Some(custom_types.clone()),
             ..PipelineConfig::default()
         },
-        vec![detection as Arc<dyn crate::ingest::ReportSink>],
+        vec![detection.clone() as Arc<dyn crate::ingest::ReportSink>],
     )
     .await?;
     crate::store::retention::spawn_retention(
@@ -207,8 +227,13 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         tokio::spawn(cloud::run(
             rx,
             store.clone(),
-            cfg.cloud_window_ms,
-            Duration::from_millis(250),
+            (cfg.cloud_window_ms / i64::from(scale)).max(1),
+            Duration::from_millis(250).min(Duration::from_millis(
+                u64::try_from(cfg.cloud_window_ms / i64::from(scale) / 4)
+                    .unwrap_or(250)
+                    .max(10),
+            )),
+            Some(detection.clone() as Arc<dyn cloud::CloudSink>),
         ));
         let authz = Arc::new(Authorizer::new(
             store.clone(),
@@ -257,12 +282,15 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         },
     );
     api.limiter = Arc::new(crate::api::limit::RateLimits::new(cfg.api_rate_limits));
+    api.detection_refresh = Some(detection.refresher());
+    api.custom_metrics_refresh = Some(custom_types.refresher());
     let http_addr = crate::http::serve_with(
         cfg.http_listen,
         crate::http::HttpState {
             store: store.clone(),
             ingest: pipeline.stats(),
             events: events_tx,
+            detection: Some(detection.stats()),
         },
         crate::api::router(api).layer(axum::Extension(ca.clone())),
         cfg.http_tls.as_ref(),
@@ -283,6 +311,8 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         pipeline,
         broker,
         external,
+        detection,
+        custom_types,
     })
 }
 

@@ -960,3 +960,77 @@ async fn prune_removes_old_events_and_ended_violations_only() {
     );
     assert_eq!(s.prune_violations(450).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn apply_detection_writes_a_step_in_order_and_skips_what_cannot_apply() {
+    use fleetward::store::{DetectionOp, NewAlert};
+    let f = Fixture::new().await;
+    let s = &f.store;
+    let alert = |key: &str| {
+        DetectionOp::EnqueueAlert(NewAlert {
+            target: "hook".into(),
+            idempotency_key: key.into(),
+            body: "{}".into(),
+        })
+    };
+    let ops = vec![
+        DetectionOp::UpsertViolation(violation(1, "t1", "p", 10)),
+        DetectionOp::InsertEvent(event(1, "t1", "p", ViolationEventType::InAlarm, 10)),
+        DetectionOp::UpsertState(state("t1", "p", "msgs", 1)),
+        alert("v1:in-alarm:hook"),
+        DetectionOp::CloseViolation {
+            violation_id: vid(1),
+            event_type: ViolationEventType::AlarmCleared,
+            at_ms: 20,
+            value: Some(json!({"count": 0})),
+        },
+        // Each of these cannot apply any more and is skipped, not fatal.
+        DetectionOp::CloseViolation {
+            violation_id: vid(1),
+            event_type: ViolationEventType::AlarmInvalidated,
+            at_ms: 30,
+            value: None,
+        },
+        DetectionOp::UpsertViolation(violation(1, "t1", "p", 40)),
+        alert("v1:in-alarm:hook"),
+        // Later ops on the same key win: the state is deleted after being written.
+        DetectionOp::UpsertState(state("t2", "p", "msgs", 2)),
+        DetectionOp::DeleteState("t2".into(), "p".into(), "msgs".into()),
+    ];
+    let applied = s.apply_detection(&ops, 50).await.unwrap();
+    assert_eq!(applied.alerts_enqueued, 1);
+    assert_eq!(applied.skipped.len(), 2, "{:?}", applied.skipped);
+    assert!(applied.skipped[0].contains("is not active"));
+    assert!(applied.skipped[1].contains("has ended"));
+
+    let v = s.get_violation(&vid(1)).await.unwrap().unwrap();
+    assert_eq!(v.ended_at, Some(20));
+    let kinds: Vec<ViolationEventType> = s
+        .list_violation_events(
+            &ViolationEventFilter {
+                thing: Some("t1".into()),
+                profile: None,
+                from_ms: 0,
+                to_ms: i64::MAX,
+            },
+            &page(10, None),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        kinds,
+        [ViolationEventType::InAlarm, ViolationEventType::AlarmCleared]
+    );
+    let states = s.behavior_states("p").await.unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].thing, "t1");
+    assert_eq!(s.due_alerts(i64::MAX, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.apply_detection(&[], 60).await.unwrap(),
+        Default::default()
+    );
+}

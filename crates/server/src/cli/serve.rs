@@ -81,6 +81,12 @@ pub(super) struct ServeArgs {
     /// Calls per second for ListMetricValues (AWS: 15).
     #[arg(long, default_value_t = 15)]
     api_tps_metric_values: u32,
+    /// Run time N times faster: the report throttle, the 5-minute cloud-side window, behavior
+    /// durations, statistical windows and the 2-day silence are divided by N. A demo and
+    /// benchmark setting (`fleetward demo` uses 300: one report interval per second); never
+    /// for production.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    time_scale: u32,
 }
 
 pub(super) async fn run(a: ServeArgs) -> ExitCode {
@@ -103,6 +109,7 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
         describe_tps: a.api_tps_describe,
         metric_values_tps: a.api_tps_metric_values,
     };
+    cfg.time_scale = a.time_scale;
     cfg.external = a.broker.map(|url| ExternalConfig {
         url,
         ca: a.broker_ca,

@@ -239,6 +239,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_thing_behavior_states(&self, thing: &str) -> StoreResult<u64>;
     /// Deletes a profile's behavior states on every thing; returns how many went.
     async fn delete_profile_behavior_states(&self, profile: &str) -> StoreResult<u64>;
+    /// Applies one detection step's changes in order, in one transaction: a crash leaves
+    /// either all of them or none, so an alarm state is never saved without its violation and
+    /// an alert is enqueued exactly when its event is stored. Operations that cannot apply
+    /// (see [`DetectionApplied::skipped`]) are skipped; only a failure of the store aborts.
+    async fn apply_detection(
+        &self,
+        ops: &[DetectionOp],
+        now_ms: i64,
+    ) -> StoreResult<DetectionApplied>;
     /// Deletes the states of the given (thing, profile, behavior) keys, in one transaction;
     /// returns how many went. Detection calls it when it stops monitoring a behavior for a
     /// thing, so a restart cannot bring the dropped state back.

@@ -623,3 +623,40 @@ pub struct ApiKey {
     /// A disabled key authenticates nothing.
     pub disabled: bool,
 }
+
+/// One change detection makes, applied in order with the others of its step by
+/// [`super::Store::apply_detection`], in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetectionOp {
+    /// Open an active violation, or refresh an open one.
+    UpsertViolation(NewViolation),
+    /// Record a violation event (the `in-alarm` that opens a violation).
+    InsertEvent(ViolationEvent),
+    /// End an active violation with an `alarm-cleared` or `alarm-invalidated` event.
+    CloseViolation {
+        /// The violation.
+        violation_id: String,
+        /// Cleared or invalidated.
+        event_type: ViolationEventType,
+        /// When (epoch ms).
+        at_ms: i64,
+        /// The value that ended it, if any.
+        value: Option<serde_json::Value>,
+    },
+    /// Save a behavior state.
+    UpsertState(StoredBehaviorState),
+    /// Forget a behavior state: (thing, profile, behavior).
+    DeleteState(String, String, String),
+    /// Enqueue an alert in the outbox.
+    EnqueueAlert(NewAlert),
+}
+
+/// What [`super::Store::apply_detection`] did with one batch of [`DetectionOp`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetectionApplied {
+    /// Alerts newly enqueued (duplicates by idempotency key are skipped).
+    pub alerts_enqueued: u64,
+    /// Operations that did not apply and why (a refresh of a violation that has ended, a
+    /// close of one that is not active): logged by the caller, they do not abort the batch.
+    pub skipped: Vec<String>,
+}

@@ -31,10 +31,10 @@ use fleetward_proto::decode::{AwsMetric, Metric, MetricValue};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
-    AlertTarget, AlertTargetKind, ApiKey, CaCertificate, CertStatus, Certificate, CloudDatapoint,
+    AlertTarget, AlertTargetKind, ApiKey, DetectionApplied, DetectionOp, CaCertificate, CertStatus, Certificate, CloudDatapoint,
     CustomMetric, Dimension, LastReport, MetricDatum, NewAlert, NewAlertTarget, NewApiKey,
     NewCustomMetric, NewDimension, NewPolicy, NewSecurityProfile, NewThing, NewThingGroup,
     NewViolation, OutboxAlert, Page, PageRequest, Policy, SecurityProfile, Store, StoreError,
@@ -629,6 +629,162 @@ fn violation_event_from_row(row: &SqliteRow) -> StoreResult<ViolationEvent> {
 }
 
 const INSERT_VIOLATION_EVENT: &str = "INSERT INTO violation_events (violation_id, thing, security_profile, behavior, event_type, event_time, value, verification_state, verification_description, behavior_definition) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+// --- detection writes, shared by the single-operation methods and `apply_detection` -------
+
+/// Opens or refreshes an active violation; `false` when it exists but has ended.
+async fn upsert_violation_in(conn: &mut SqliteConnection, v: &NewViolation) -> StoreResult<bool> {
+    let definition = json(&v.behavior_definition)?;
+    let last_value = v.last_value.as_ref().map(json).transpose()?;
+    let n = sqlx::query(
+        "INSERT INTO violations (violation_id, thing, security_profile, behavior, metric,
+             status, started_at, last_updated_at, last_value, behavior_definition)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (violation_id) DO UPDATE SET
+             metric = excluded.metric,
+             last_updated_at = excluded.last_updated_at,
+             last_value = excluded.last_value,
+             behavior_definition = excluded.behavior_definition
+         WHERE violations.status = $6",
+    )
+    .bind(&v.violation_id)
+    .bind(&v.thing)
+    .bind(&v.profile)
+    .bind(&v.behavior)
+    .bind(&v.metric)
+    .bind(ACTIVE)
+    .bind(v.started_at)
+    .bind(v.last_at)
+    .bind(last_value)
+    .bind(definition)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// Ends an active violation and records the event; `false` when it is not active.
+async fn close_violation_in(
+    conn: &mut SqliteConnection,
+    violation_id: &str,
+    event_type: ViolationEventType,
+    at_ms: i64,
+    value: Option<&serde_json::Value>,
+) -> StoreResult<bool> {
+    let value = value.map(json).transpose()?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{VIOLATION_COLUMNS} WHERE violation_id = $1 AND status = $2"
+    )))
+    .bind(violation_id)
+    .bind(ACTIVE)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let v = violation_from_row(&row)?;
+    sqlx::query(
+        "UPDATE violations SET status = $1, ended_at = $2, last_updated_at = $2
+         WHERE violation_id = $3",
+    )
+    .bind(ENDED)
+    .bind(at_ms)
+    .bind(violation_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(INSERT_VIOLATION_EVENT)
+        .bind(&v.violation_id)
+        .bind(&v.thing)
+        .bind(&v.profile)
+        .bind(&v.behavior)
+        .bind(event_type.as_str())
+        .bind(at_ms)
+        .bind(value)
+        .bind(v.verification_state.map(VerificationState::as_str))
+        .bind(&v.verification_description)
+        .bind(json(&v.behavior_definition)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(true)
+}
+
+async fn insert_event_in(conn: &mut SqliteConnection, event: &ViolationEvent) -> StoreResult<()> {
+    let value = event.value.as_ref().map(json).transpose()?;
+    let definition = event.behavior_definition.as_ref().map(json).transpose()?;
+    sqlx::query(INSERT_VIOLATION_EVENT)
+        .bind(&event.violation_id)
+        .bind(&event.thing)
+        .bind(&event.profile)
+        .bind(&event.behavior)
+        .bind(event.event_type.as_str())
+        .bind(event.event_time)
+        .bind(value)
+        .bind(event.verification_state.map(VerificationState::as_str))
+        .bind(&event.verification_description)
+        .bind(definition)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+async fn upsert_state_in(conn: &mut SqliteConnection, s: &StoredBehaviorState) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO behavior_states (thing, profile, behavior, state, updated_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (thing, profile, behavior)
+         DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(&s.thing)
+    .bind(&s.profile)
+    .bind(&s.behavior)
+    .bind(json(&s.state)?)
+    .bind(s.updated_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn delete_state_in(
+    conn: &mut SqliteConnection,
+    thing: &str,
+    profile: &str,
+    behavior: &str,
+) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM behavior_states WHERE thing = $1 AND profile = $2 AND behavior = $3",
+    )
+    .bind(thing)
+    .bind(profile)
+    .bind(behavior)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected())
+}
+
+/// Enqueues one alert; 0 when its idempotency key is already in the outbox.
+async fn enqueue_alert_in(conn: &mut SqliteConnection, a: &NewAlert, now_ms: i64) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "INSERT INTO alert_outbox
+             (target, idempotency_key, body, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, 0, $4, $4)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&a.target)
+    .bind(&a.idempotency_key)
+    .bind(&a.body)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected())
+}
 
 /// `Conflict` unless `current` is the `expected` version (when one is expected).
 fn check_version(name: &str, current: i64, expected: Option<i64>) -> StoreResult<()> {
@@ -1680,26 +1836,9 @@ impl Store for SqliteStore {
         if states.is_empty() {
             return Ok(());
         }
-        let encoded = states
-            .iter()
-            .map(|s| json(&s.state))
-            .collect::<StoreResult<Vec<_>>>()?;
         let mut tx = self.writer.begin().await.map_err(db)?;
-        for (s, state) in states.iter().zip(&encoded) {
-            sqlx::query(
-                "INSERT INTO behavior_states (thing, profile, behavior, state, updated_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (thing, profile, behavior)
-                 DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            )
-            .bind(&s.thing)
-            .bind(&s.profile)
-            .bind(&s.behavior)
-            .bind(state)
-            .bind(s.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        for state in states {
+            upsert_state_in(&mut tx, state).await?;
         }
         tx.commit().await.map_err(db)
     }
@@ -1745,52 +1884,73 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let mut n = 0;
         for (thing, profile, behavior) in keys {
-            n += sqlx::query(
-                "DELETE FROM behavior_states WHERE thing = $1 AND profile = $2 AND behavior = $3",
-            )
-            .bind(thing)
-            .bind(profile)
-            .bind(behavior)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            n += delete_state_in(&mut tx, thing, profile, behavior).await?;
         }
         tx.commit().await.map_err(db)?;
         Ok(n)
     }
 
+    async fn apply_detection(
+        &self,
+        ops: &[DetectionOp],
+        now_ms: i64,
+    ) -> StoreResult<DetectionApplied> {
+        let mut applied = DetectionApplied::default();
+        if ops.is_empty() {
+            return Ok(applied);
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for op in ops {
+            match op {
+                DetectionOp::UpsertViolation(v) => {
+                    if !upsert_violation_in(&mut tx, v).await? {
+                        applied.skipped.push(format!(
+                            "violation '{}' has ended; not refreshed",
+                            v.violation_id
+                        ));
+                    }
+                }
+                DetectionOp::InsertEvent(e) => insert_event_in(&mut tx, e).await?,
+                DetectionOp::CloseViolation {
+                    violation_id,
+                    event_type,
+                    at_ms,
+                    value,
+                } => {
+                    if *event_type == ViolationEventType::InAlarm
+                        || !close_violation_in(
+                            &mut tx,
+                            violation_id,
+                            *event_type,
+                            *at_ms,
+                            value.as_ref(),
+                        )
+                        .await?
+                    {
+                        applied.skipped.push(format!(
+                            "violation '{violation_id}' is not active; not closed by {}",
+                            event_type.as_str()
+                        ));
+                    }
+                }
+                DetectionOp::UpsertState(state) => upsert_state_in(&mut tx, state).await?,
+                DetectionOp::DeleteState(thing, profile, behavior) => {
+                    delete_state_in(&mut tx, thing, profile, behavior).await?;
+                }
+                DetectionOp::EnqueueAlert(a) => {
+                    applied.alerts_enqueued += enqueue_alert_in(&mut tx, a, now_ms).await?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(applied)
+    }
+
     // --- violations ---------------------------------------------------------------------
 
     async fn upsert_violation(&self, v: &NewViolation) -> StoreResult<()> {
-        let definition = json(&v.behavior_definition)?;
-        let last_value = v.last_value.as_ref().map(json).transpose()?;
-        let n = sqlx::query(
-            "INSERT INTO violations (violation_id, thing, security_profile, behavior, metric,
-                 status, started_at, last_updated_at, last_value, behavior_definition)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (violation_id) DO UPDATE SET
-                 metric = excluded.metric,
-                 last_updated_at = excluded.last_updated_at,
-                 last_value = excluded.last_value,
-                 behavior_definition = excluded.behavior_definition
-             WHERE violations.status = $6",
-        )
-        .bind(&v.violation_id)
-        .bind(&v.thing)
-        .bind(&v.profile)
-        .bind(&v.behavior)
-        .bind(&v.metric)
-        .bind(ACTIVE)
-        .bind(v.started_at)
-        .bind(v.last_at)
-        .bind(last_value)
-        .bind(definition)
-        .execute(&self.writer)
-        .await
-        .map_err(db)?
-        .rows_affected();
-        if n == 0 {
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        if !upsert_violation_in(&mut conn, v).await? {
             return Err(StoreError::Conflict(format!(
                 "violation '{}' has ended",
                 v.violation_id
@@ -1824,44 +1984,10 @@ impl Store for SqliteStore {
                 "violation '{violation_id}' cannot be closed by an in-alarm event"
             )));
         }
-        let value = value.map(json).transpose()?;
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{VIOLATION_COLUMNS} WHERE violation_id = $1 AND status = $2"
-        )))
-        .bind(violation_id)
-        .bind(ACTIVE)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some(row) = row else {
+        if !close_violation_in(&mut tx, violation_id, event_type, at_ms, value).await? {
             return Err(not_found("active violation", violation_id));
-        };
-        let v = violation_from_row(&row)?;
-        sqlx::query(
-            "UPDATE violations SET status = $1, ended_at = $2, last_updated_at = $2
-             WHERE violation_id = $3",
-        )
-        .bind(ENDED)
-        .bind(at_ms)
-        .bind(violation_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        sqlx::query(INSERT_VIOLATION_EVENT)
-            .bind(&v.violation_id)
-            .bind(&v.thing)
-            .bind(&v.profile)
-            .bind(&v.behavior)
-            .bind(event_type.as_str())
-            .bind(at_ms)
-            .bind(value)
-            .bind(v.verification_state.map(VerificationState::as_str))
-            .bind(&v.verification_description)
-            .bind(json(&v.behavior_definition)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        }
         tx.commit().await.map_err(db)
     }
 
@@ -1896,23 +2022,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_violation_event(&self, event: &ViolationEvent) -> StoreResult<()> {
-        let value = event.value.as_ref().map(json).transpose()?;
-        let definition = event.behavior_definition.as_ref().map(json).transpose()?;
-        sqlx::query(INSERT_VIOLATION_EVENT)
-            .bind(&event.violation_id)
-            .bind(&event.thing)
-            .bind(&event.profile)
-            .bind(&event.behavior)
-            .bind(event.event_type.as_str())
-            .bind(event.event_time)
-            .bind(value)
-            .bind(event.verification_state.map(VerificationState::as_str))
-            .bind(&event.verification_description)
-            .bind(definition)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        Ok(())
+        let mut conn = self.writer.acquire().await.map_err(db)?;
+        insert_event_in(&mut conn, event).await
     }
 
     async fn list_violation_events(
@@ -2111,20 +2222,7 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let mut added = 0;
         for a in alerts {
-            added += sqlx::query(
-                "INSERT INTO alert_outbox
-                     (target, idempotency_key, body, attempts, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, 0, $4, $4)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(&a.target)
-            .bind(&a.idempotency_key)
-            .bind(&a.body)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+            added += enqueue_alert_in(&mut tx, a, now_ms).await?;
         }
         tx.commit().await.map_err(db)?;
         Ok(added)
