@@ -7,6 +7,7 @@ mod alerts;
 mod registry;
 mod report;
 mod serve;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,11 @@ enum Command {
     /// Run the server: embedded MQTT broker (or a client of an external one), ingestion,
     /// storage and the HTTP listener.
     Serve(Box<serve::ServeArgs>),
+    /// Run a fleet of simulated devices (own certificates, MQTT over TLS, attacks on a seeded
+    /// schedule) against a running server.
+    Simulate(Box<simulate::SimulateArgs>),
+    /// Start a server with a simulated fleet under attack and show detection live.
+    Demo(Box<demo::DemoArgs>),
     /// Work with device metric reports.
     #[command(subcommand)]
     Report(report::ReportCommand),
@@ -130,6 +136,8 @@ pub fn main() -> ExitCode {
     rt.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
+            Command::Simulate(args) => simulate::run(*args).await,
+            Command::Demo(args) => demo::run(*args).await,
             Command::Certs { dir, cmd } => registry::certs(dir, cmd).await,
             Command::Things { dir, cmd } => registry::things(dir, cmd).await,
             Command::Groups { dir, cmd } => registry::groups(dir, cmd).await,

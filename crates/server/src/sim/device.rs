@@ -302,6 +302,12 @@ impl Link {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         LinkEvent::Message(p.payload.to_vec())
                     }
+                    // Our DISCONNECT is on the wire: the connection is over (rumqttc would
+                    // otherwise keep polling a socket the broker is closing).
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                        let _ = tx.send(LinkEvent::Closed);
+                        return;
+                    }
                     Ok(_) => continue,
                     Err(_) => {
                         let _ = tx.send(LinkEvent::Closed);

@@ -14,6 +14,7 @@
 
 pub mod class;
 pub mod clock;
+pub mod demo;
 pub mod device;
 pub mod provision;
 pub mod scenario;
