@@ -30,3 +30,7 @@ ensure_mosquitto() {
 
 ensure_mosquitto
 cargo test --workspace --all-features "$@"
+
+# The real AWS SDK for Python and the AWS CLI against a started server (installs them into a
+# virtualenv under the target directory; fails, never skips, when something is missing).
+scripts/compat.sh
