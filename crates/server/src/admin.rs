@@ -367,6 +367,20 @@ async fn check_profile(
                 "additionalMetricsToRetainV2[{i}].metric: required, a metric name"
             ));
         }
+        // MetricToRetain.metricDimension is a MetricDimension: a dimension name and IN/NOT_IN.
+        if let Some(d) = m.get("metricDimension")
+            && serde_json::from_value::<crate::detect::model::MetricDimension>(d.clone())
+                .map_err(|e| {
+                    errors.push(format!(
+                        "additionalMetricsToRetainV2[{i}].metricDimension: {e}"
+                    ))
+                })
+                .is_ok_and(|md| !valid_name(&md.dimension_name))
+        {
+            errors.push(format!(
+                "additionalMetricsToRetainV2[{i}].metricDimension.dimensionName: 1-128 characters of [a-zA-Z0-9:_-]"
+            ));
+        }
     }
     if !errors.is_empty() {
         return Err(AdminError::Invalid(errors));
@@ -397,6 +411,12 @@ fn check_alert_targets(v: &Value, errors: &mut Vec<String>) {
             if !t.get(field).is_some_and(Value::is_string) {
                 errors.push(format!("alertTargets.SNS.{field}: required, a string"));
             }
+        }
+        // The model's AlertTarget.roleArn is 20-2048 characters.
+        if let Some(role) = t.get("roleArn").and_then(Value::as_str)
+            && !(20..=2048).contains(&role.chars().count())
+        {
+            errors.push("alertTargets.SNS.roleArn: must be 20-2048 characters".into());
         }
     }
 }

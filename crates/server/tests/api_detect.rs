@@ -240,6 +240,33 @@ async fn validation_names_the_member_and_never_500s() {
 
     let m = c
         .call(
+            "POST",
+            "/security-profiles/p",
+            Some(json!({"metricsExportConfig": {"mqttTopic": "t", "roleArn": "arn:aws:iam::000000000000:role/x"}})),
+        )
+        .await
+        .error(400, "InvalidRequestException");
+    assert!(m.starts_with("metricsExportConfig"), "{m}");
+    let m = c
+        .call(
+            "POST",
+            "/security-profiles/p",
+            Some(json!({"alertTargets": {"SNS": {"alertTargetArn": "arn:aws:sns:us-east-1:000000000000:t", "roleArn": "short"}}})),
+        )
+        .await
+        .error(400, "InvalidRequestException");
+    assert!(m.contains("roleArn"), "{m}");
+    let m = c
+        .call(
+            "POST",
+            "/security-profiles/p",
+            Some(json!({"additionalMetricsToRetainV2": [{"metric": "aws:num-messages-sent", "metricDimension": {"dimensionName": "d", "operator": "AROUND"}}]})),
+        )
+        .await
+        .error(400, "InvalidRequestException");
+    assert!(m.contains("metricDimension"), "{m}");
+    let m = c
+        .call(
             "GET",
             "/violation-events?startTime=yesterday&endTime=1",
             None,

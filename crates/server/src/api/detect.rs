@@ -568,6 +568,7 @@ async fn create_profile(
     p: Params,
     Body(mut body): Body<serde_json::Map<String, Value>>,
 ) -> ApiResult<admin::CreateSecurityProfileResponse> {
+    no_metrics_export(&body)?;
     body.insert(
         "securityProfileName".to_owned(),
         Value::String(p.req("securityProfileName").to_owned()),
@@ -586,6 +587,17 @@ async fn create_profile(
     Ok(Json(r))
 }
 
+/// `metricsExportConfig` is in the model but Fleetward has no metrics export to configure;
+/// say so instead of serde's "unknown field".
+fn no_metrics_export(body: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    match body.get("metricsExportConfig") {
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => Err(ApiError::invalid(
+            "metricsExportConfig: not supported (Fleetward has no metrics export)",
+        )),
+    }
+}
+
 async fn describe_profile(
     State(s): State<ApiState>,
     p: Params,
@@ -599,8 +611,11 @@ async fn describe_profile(
 async fn update_profile(
     State(s): State<ApiState>,
     p: Params,
-    Body(req): Body<UpdateSecurityProfileRequest>,
+    Body(body): Body<serde_json::Map<String, Value>>,
 ) -> ApiResult<admin::SecurityProfileDescription> {
+    no_metrics_export(&body)?;
+    let req: UpdateSecurityProfileRequest = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
     let r = admin::update_security_profile(
         s.store.as_ref(),
         &s.scope,
