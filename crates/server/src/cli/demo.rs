@@ -122,6 +122,8 @@ fn print_intro(demo: &Demo, data_dir: &std::path::Path, temporary: bool) {
         ""
     };
     let tick = demo.options.tick;
+    let key = data_dir.join(crate::api::keys::ADMIN_KEY_FILE);
+    let key = key.display();
     let lines = [
         format!("MQTT (mutual TLS): {mqtt}    HTTP: http://{http}    data: {dir}{keep}"),
         format!(
@@ -138,8 +140,15 @@ fn print_intro(demo: &Demo, data_dir: &std::path::Path, temporary: bool) {
         format!("  fleetward violations list --data-dir {dir}"),
         format!("  fleetward profiles show camera-baseline --data-dir {dir}"),
         format!("  curl -s http://{http}/metrics | grep fleetward_"),
+        "  # the AWS CLI, with the admin access key the server wrote:".to_owned(),
         format!(
-            "  aws iot list-active-violations --endpoint-url http://{http} --region us-east-1   (AWS CLI, with a Fleetward access key)"
+            "  export AWS_ACCESS_KEY_ID=$(jq -r .aws_access_key_id {key}) AWS_SECRET_ACCESS_KEY=$(jq -r .aws_secret_access_key {key})"
+        ),
+        format!(
+            "  aws iot list-active-violations --endpoint-url http://{http} --region us-east-1"
+        ),
+        format!(
+            "  aws iot list-violation-events --start-time 2020-01-01 --end-time 2100-01-01 --endpoint-url http://{http} --region us-east-1"
         ),
         format!("  ground truth (what was injected): {}", demo.options.truth.as_ref().map_or_else(|| "-".to_owned(), |t| t.display().to_string())),
         String::new(),
