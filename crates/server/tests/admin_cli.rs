@@ -133,7 +133,8 @@ fn profiles_custom_metrics_targets_and_violations() {
     );
     assert!(err.contains("behaviors[2]"), "{err}");
     let out = run(&data, &["profiles", "show", "broken"]);
-    assert_eq!(out.status.code(), Some(2));
+    // Not found has its own exit status (3), documented in `fleetward --help`.
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("ResourceNotFoundException"));
 
     // Invalid JSON: exit 2 naming the file, line and column.

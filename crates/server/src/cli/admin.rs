@@ -18,6 +18,7 @@ use crate::admin::{
 use crate::server::open_data_dir;
 use crate::store::Store;
 
+use super::output::{self, View};
 use super::registry::DataDir;
 
 #[derive(Debug, Subcommand)]
@@ -100,12 +101,17 @@ pub(super) enum ViolationsCommand {
     },
 }
 
-/// A failed command: the message, and its exit status (2: fix the input, 1: anything else).
+/// A failed command: the message, and its exit status (2: fix the input, 3: a named resource
+/// does not exist, 1: anything else).
 pub(super) struct Failure(pub(super) String, pub(super) u8);
 
 impl From<AdminError> for Failure {
     fn from(e: AdminError) -> Self {
-        let code = if e.is_user_error() { 2 } else { 1 };
+        let code = match e {
+            AdminError::NotFound(_) => output::EXIT_NOT_FOUND,
+            _ if e.is_user_error() => super::EXIT_USAGE,
+            _ => output::EXIT_FAILURE,
+        };
         let msg = match &e {
             AdminError::Invalid(errors) if errors.len() > 1 => {
                 format!("{}:\n  {}", e.name(), errors.join("\n  "))
@@ -164,8 +170,45 @@ fn read_profile(file: &str) -> Result<SecurityProfileRequest, Failure> {
     })
 }
 
+/// Shows the whole result through [`output`]: a table of the chosen view on a terminal, JSON
+/// otherwise.
+fn show(r: Result<serde_json::Value, Failure>, json: bool, view: View) -> ExitCode {
+    output::finish(r.map_err(|Failure(m, c)| (m, c)), json, Some(view))
+}
+
+const PROFILE_ROWS: View = View::Rows {
+    list: "securityProfileIdentifiers",
+    columns: &[("PROFILE", "name"), ("ARN", "arn")],
+};
+const PROFILE_DETAIL: View = View::Detail {
+    fields: &[
+        ("Name", "securityProfileName"),
+        ("Description", "securityProfileDescription"),
+        ("Version", "version"),
+        ("Targets", "securityProfileTargets"),
+        ("Alert targets", "alertTargets"),
+        ("Modified", "lastModifiedDate"),
+    ],
+    list: "behaviors",
+    columns: &[
+        ("BEHAVIOR", "name"),
+        ("METRIC", "metric"),
+        ("OPERATOR", "criteria.comparisonOperator"),
+        ("VALUE", "criteria.value"),
+        ("STATISTIC", "criteria.statisticalThreshold.statistic"),
+        ("DURATION (s)", "criteria.durationSeconds"),
+        ("DIMENSION", "metricDimension.dimensionName"),
+    ],
+};
+
 pub(super) async fn profiles(dir: DataDir, cmd: ProfilesCommand) -> ExitCode {
-    finish(profiles_inner(dir, cmd).await)
+    let view = match &cmd {
+        ProfilesCommand::List => PROFILE_ROWS,
+        ProfilesCommand::Show { .. } => PROFILE_DETAIL,
+        _ => View::Fields,
+    };
+    let json = dir.json;
+    show(profiles_inner(dir, cmd).await, json, view)
 }
 
 async fn profiles_inner(dir: DataDir, cmd: ProfilesCommand) -> Result<serde_json::Value, Failure> {
@@ -225,7 +268,20 @@ async fn profiles_inner(dir: DataDir, cmd: ProfilesCommand) -> Result<serde_json
 }
 
 pub(super) async fn custom_metrics(dir: DataDir, cmd: CustomMetricsCommand) -> ExitCode {
-    finish(custom_metrics_inner(dir, cmd).await)
+    let view = match &cmd {
+        CustomMetricsCommand::List => View::Rows {
+            list: "customMetrics",
+            columns: &[
+                ("METRIC", "metricName"),
+                ("TYPE", "metricType"),
+                ("DISPLAY NAME", "displayName"),
+                ("CREATED", "creationDate"),
+            ],
+        },
+        CustomMetricsCommand::Create { .. } => View::Fields,
+    };
+    let json = dir.json;
+    show(custom_metrics_inner(dir, cmd).await, json, view)
 }
 
 async fn custom_metrics_inner(
@@ -256,7 +312,15 @@ async fn custom_metrics_inner(
 }
 
 pub(super) async fn dimensions(dir: DataDir, cmd: DimensionsCommand) -> ExitCode {
-    finish(dimensions_inner(dir, cmd).await)
+    let view = match &cmd {
+        DimensionsCommand::List => View::Rows {
+            list: "dimensionNames",
+            columns: &[("DIMENSION", "")],
+        },
+        DimensionsCommand::Create { .. } => View::Fields,
+    };
+    let json = dir.json;
+    show(dimensions_inner(dir, cmd).await, json, view)
 }
 
 async fn dimensions_inner(
@@ -295,7 +359,21 @@ async fn dimensions_inner(
 }
 
 pub(super) async fn violations(dir: DataDir, cmd: ViolationsCommand) -> ExitCode {
-    finish(violations_inner(dir, cmd).await)
+    let view = View::Rows {
+        list: "activeViolations",
+        columns: &[
+            ("THING", "thingName"),
+            ("PROFILE", "securityProfileName"),
+            ("BEHAVIOR", "behavior.name"),
+            ("METRIC", "behavior.metric"),
+            ("LAST VALUE", "lastViolationValue"),
+            ("SINCE", "violationStartTime"),
+            ("VERIFICATION", "verificationState"),
+            ("VIOLATION ID", "violationId"),
+        ],
+    };
+    let json = dir.json;
+    show(violations_inner(dir, cmd).await, json, view)
 }
 
 async fn violations_inner(

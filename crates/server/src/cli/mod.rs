@@ -3,6 +3,8 @@
 mod admin;
 mod demo;
 mod keys;
+mod metrics;
+mod output;
 mod alerts;
 mod registry;
 mod report;
@@ -15,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 /// Fleetward: detects compromised IoT devices; wire-compatible with AWS IoT Device Defender.
 #[derive(Debug, Parser)]
-#[command(name = "fleetward", version, about)]
+#[command(name = "fleetward", version, about, after_help = EXIT_STATUS_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,6 +92,13 @@ enum Command {
         #[command(subcommand)]
         cmd: keys::KeysCommand,
     },
+    /// Metric values of a thing (ListMetricValues): get.
+    Metrics {
+        #[command(flatten)]
+        dir: registry::DataDir,
+        #[command(subcommand)]
+        cmd: metrics::MetricsCommand,
+    },
     /// Violations: list the active ones.
     Violations {
         #[command(flatten)]
@@ -109,6 +118,17 @@ pub(crate) fn out(text: &str) {
 
 /// Exit status for a command that could not run (bad arguments, unreadable file).
 pub const EXIT_USAGE: u8 = 2;
+
+/// The exit statuses scripts can rely on, shown by `fleetward --help`.
+const EXIT_STATUS_HELP: &str = "\
+Output: things, groups, certs, profiles, custom-metrics, dimensions, violations and metrics
+print a table on a terminal and JSON (AWS's response shapes) when piped or with --json.
+
+Exit status:
+  0  success
+  1  failure (storage, I/O, internal error)
+  2  invalid input or usage (bad name, bad enum value, malformed document, unknown flag)
+  3  not found (a thing, group, certificate, profile or violation the command names)";
 
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
@@ -145,6 +165,7 @@ pub fn main() -> ExitCode {
             Command::CustomMetrics { dir, cmd } => admin::custom_metrics(dir, cmd).await,
             Command::Dimensions { dir, cmd } => admin::dimensions(dir, cmd).await,
             Command::Violations { dir, cmd } => admin::violations(dir, cmd).await,
+            Command::Metrics { dir, cmd } => metrics::metrics(dir, cmd).await,
             Command::Keys { dir, cmd } => keys::keys(dir, cmd).await,
             Command::AlertTargets { dir, cmd } => alerts::alert_targets(dir, cmd).await,
             Command::Report(cmd) => report::run(cmd),

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::output::{self, View};
 use crate::admin::ArnScope;
 use crate::registry::{
     self, CreateThingGroupRequest, CreateThingRequest, RegisterCertificateRequest, RegistryError,
@@ -20,7 +21,7 @@ use crate::registry::{
 use crate::server::{open_data_dir, write_private};
 use crate::store::Certificate;
 
-/// Where the server's data lives: the flag and variable every offline command shares.
+/// The flags every offline command shares: where the server's data lives, and how to print.
 #[derive(Debug, Args)]
 pub(super) struct DataDir {
     /// The server's data directory.
@@ -31,6 +32,9 @@ pub(super) struct DataDir {
         global = true
     )]
     pub(super) data_dir: PathBuf,
+    /// Print JSON (AWS's response shapes) even on a terminal. Piped output is always JSON.
+    #[arg(long, global = true)]
+    pub(super) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,8 +69,21 @@ pub(super) enum CertsCommand {
         #[arg(long)]
         status: String,
     },
-    /// List certificates.
+    /// List certificates, newest first.
     List,
+    /// Describe a certificate (DescribeCertificate), with the things it is attached to.
+    Show {
+        /// The certificate id (64 hex).
+        cert_id: String,
+    },
+    /// Attach a certificate to a thing (AttachThingPrincipal).
+    Attach {
+        /// The certificate id (64 hex).
+        cert_id: String,
+        /// The thing.
+        #[arg(long)]
+        thing: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,7 +95,12 @@ pub(super) enum ThingsCommand {
     },
     /// List things.
     List,
-    /// Delete a thing.
+    /// Describe a thing (DescribeThing), with its groups and certificates.
+    Show {
+        /// The thing name.
+        name: String,
+    },
+    /// Delete a thing (DeleteThing; refused while certificates are attached, as in AWS).
     Delete {
         /// The thing name.
         name: String,
@@ -102,8 +124,20 @@ pub(super) enum GroupsCommand {
         /// The thing.
         thing: String,
     },
+    /// Remove a thing from a group.
+    RemoveThing {
+        /// The group.
+        group: String,
+        /// The thing.
+        thing: String,
+    },
     /// List groups.
     List,
+    /// Describe a group (DescribeThingGroup), with the things in it and its descendants.
+    Show {
+        /// The group name.
+        name: String,
+    },
 }
 
 /// A failed command: the message, and its exit status (2: fix the input, 3: not found, 1:
@@ -113,11 +147,11 @@ struct Failure(String, u8);
 impl From<RegistryError> for Failure {
     fn from(e: RegistryError) -> Self {
         let code = if e.is_not_found() {
-            3
+            output::EXIT_NOT_FOUND
         } else if e.is_user_error() {
-            2
+            super::EXIT_USAGE
         } else {
-            1
+            output::EXIT_FAILURE
         };
         Failure(format!("{}: {e}", e.name()), code)
     }
@@ -127,18 +161,17 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
     serde_json::to_value(v).map_err(|e| Failure(e.to_string(), 1))
 }
 
-fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
-    match r {
-        Ok(v) => {
-            super::out(&serde_json::to_string_pretty(&v).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Err(Failure(msg, code)) => {
-            eprintln!("fleetward: {msg}");
-            ExitCode::from(code)
-        }
-    }
+fn finish(r: Result<serde_json::Value, Failure>, json: bool, view: View) -> ExitCode {
+    output::finish(r.map_err(|Failure(m, c)| (m, c)), json, Some(view))
 }
+
+const CERT_COLUMNS: &[(&str, &str)] = &[
+    ("CERTIFICATE ID", "certificateId"),
+    ("STATUS", "status"),
+    ("SUBJECT", "subject"),
+    ("EXPIRES", "notAfter"),
+    ("CREATED", "creationDate"),
+];
 
 async fn open(
     dir: &DataDir,
@@ -155,15 +188,23 @@ async fn open(
         .map_err(|e| Failure(e.to_string(), 1))
 }
 
+/// A certificate as the listing prints it; times in epoch seconds like every AWS shape.
 fn cert_json(c: &Certificate) -> serde_json::Value {
     json!({
         "certificateId": c.id,
         "status": c.status.as_str(),
         "caCertificateId": c.ca_id,
         "subject": c.subject,
-        "notAfter": c.not_after,
-        "creationDate": c.created_at,
+        "notAfter": seconds(c.not_after),
+        "creationDate": seconds(c.created_at),
     })
+}
+
+fn seconds(ms: i64) -> f64 {
+    // Epoch milliseconds fit f64's 53-bit mantissa exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let s = ms as f64 / 1000.0;
+    s
 }
 
 /// Creates `thing` unless it exists (whatever its attributes).
@@ -184,7 +225,28 @@ async fn ensure_thing(
 }
 
 pub(super) async fn certs(dir: DataDir, cmd: CertsCommand) -> ExitCode {
-    finish(certs_inner(dir, cmd).await)
+    let view = match &cmd {
+        CertsCommand::List => View::Rows {
+            list: "certificates",
+            columns: CERT_COLUMNS,
+        },
+        CertsCommand::Show { .. } => View::Detail {
+            fields: &[
+                ("Certificate ID", "certificateId"),
+                ("ARN", "certificateArn"),
+                ("Status", "status"),
+                ("CA certificate ID", "caCertificateId"),
+                ("Valid from", "validity.notBefore"),
+                ("Valid until", "validity.notAfter"),
+                ("Created", "creationDate"),
+            ],
+            list: "things",
+            columns: &[("ATTACHED TO THING", "")],
+        },
+        _ => View::Fields,
+    };
+    let json = dir.json;
+    finish(certs_inner(dir, cmd).await, json, view)
 }
 
 async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Value, Failure> {
@@ -261,6 +323,25 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
             let items = registry::all_certificates(store).await?;
             Ok(json!({ "certificates": items.iter().map(cert_json).collect::<Vec<_>>() }))
         }
+        CertsCommand::Show { cert_id } => {
+            let d = registry::describe_certificate(store, &scope, &cert_id)
+                .await?
+                .certificate_description;
+            let things = store
+                .principal_things(&d.certificate_id)
+                .await
+                .map_err(RegistryError::from)?;
+            let mut v = json(&d)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("things".into(), json!(things));
+            }
+            Ok(v)
+        }
+        CertsCommand::Attach { cert_id, thing } => {
+            let arn = registry::certificate_arn(&scope, &cert_id.to_ascii_lowercase());
+            registry::attach_thing_principal(store, &scope, &thing, &arn, None).await?;
+            Ok(json!({ "thingName": thing, "principal": arn }))
+        }
     }
 }
 
@@ -275,7 +356,31 @@ fn write_files(out: &Path, cert: &str, key: &str, ca: &str) -> Result<(), Failur
 }
 
 pub(super) async fn things(dir: DataDir, cmd: ThingsCommand) -> ExitCode {
-    finish(things_inner(dir, cmd).await)
+    let view = match &cmd {
+        ThingsCommand::List => View::Rows {
+            list: "things",
+            columns: &[
+                ("THING", "thingName"),
+                ("VERSION", "version"),
+                ("ATTRIBUTES", "attributes"),
+            ],
+        },
+        ThingsCommand::Show { .. } => View::Detail {
+            fields: &[
+                ("Thing", "thingName"),
+                ("ARN", "thingArn"),
+                ("ID", "thingId"),
+                ("Version", "version"),
+                ("Attributes", "attributes"),
+                ("Groups", "thingGroups"),
+            ],
+            list: "principals",
+            columns: &[("CERTIFICATE", "")],
+        },
+        _ => View::Fields,
+    };
+    let json = dir.json;
+    finish(things_inner(dir, cmd).await, json, view)
 }
 
 async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Value, Failure> {
@@ -294,6 +399,29 @@ async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Va
             let things = registry::all_things(store, &scope).await?;
             Ok(json!({ "things": json(&things)? }))
         }
+        ThingsCommand::Show { name } => {
+            let mut v = json(&registry::describe_thing(store, &scope, &name).await?)?;
+            let groups = store
+                .groups_of_thing(&name)
+                .await
+                .map_err(RegistryError::from)?;
+            let principals = registry::list_thing_principals(
+                store,
+                &scope,
+                &name,
+                &crate::admin::Paging {
+                    next_token: None,
+                    max_results: Some(crate::store::PageRequest::MAX_LIMIT),
+                },
+            )
+            .await?
+            .principals;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("thingGroups".into(), json!(groups));
+                obj.insert("principals".into(), json!(principals));
+            }
+            Ok(v)
+        }
         ThingsCommand::Delete { name } => {
             registry::delete_thing(store, &name, None).await?;
             Ok(json!({}))
@@ -302,7 +430,26 @@ async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Va
 }
 
 pub(super) async fn groups(dir: DataDir, cmd: GroupsCommand) -> ExitCode {
-    finish(groups_inner(dir, cmd).await)
+    let view = match &cmd {
+        GroupsCommand::List => View::Rows {
+            list: "thingGroups",
+            columns: &[("GROUP", "groupName"), ("PARENT", "parentGroupName")],
+        },
+        GroupsCommand::Show { .. } => View::Detail {
+            fields: &[
+                ("Group", "thingGroupName"),
+                ("ARN", "thingGroupArn"),
+                ("Description", "thingGroupProperties.thingGroupDescription"),
+                ("Parent", "thingGroupMetadata.parentGroupName"),
+                ("Created", "thingGroupMetadata.creationDate"),
+            ],
+            list: "things",
+            columns: &[("THING (here and below)", "")],
+        },
+        _ => View::Fields,
+    };
+    let json = dir.json;
+    finish(groups_inner(dir, cmd).await, json, view)
 }
 
 async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Value, Failure> {
@@ -326,6 +473,36 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
             };
             registry::add_thing_to_thing_group(store, &scope, &req).await?;
             Ok(json!({}))
+        }
+        GroupsCommand::RemoveThing { group, thing } => {
+            let req = ThingGroupMembershipRequest {
+                thing_group_name: Some(group),
+                thing_name: Some(thing),
+                ..ThingGroupMembershipRequest::default()
+            };
+            registry::remove_thing_from_thing_group(store, &scope, &req).await?;
+            Ok(json!({}))
+        }
+        GroupsCommand::Show { name } => {
+            let mut v = json(&registry::describe_thing_group(store, &scope, &name).await?)?;
+            let mut things = Vec::new();
+            let mut paging = crate::admin::Paging {
+                next_token: None,
+                max_results: Some(crate::store::PageRequest::MAX_LIMIT),
+            };
+            loop {
+                let page =
+                    registry::list_things_in_thing_group(store, &name, true, &paging).await?;
+                things.extend(page.things);
+                match page.next_token {
+                    Some(t) => paging.next_token = Some(t),
+                    None => break,
+                }
+            }
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("things".into(), json!(things));
+            }
+            Ok(v)
         }
         GroupsCommand::List => {
             let groups = registry::all_thing_groups(store).await?;
