@@ -1152,6 +1152,28 @@ async fn authentication_failures_are_aws_shaped_403s() {
     .await
     .error(403, "IncompleteSignatureException");
 
+    // Presigned URLs: valid within their lifetime, refused once expired or altered.
+    let url = c.presign(
+        "/custom-metrics?maxResults=1",
+        Duration::from_secs(60),
+        SystemTime::now(),
+    );
+    c.send("GET", &url, Vec::new(), Vec::new()).await.ok();
+    let expired = c.presign(
+        "/custom-metrics",
+        Duration::from_secs(60),
+        SystemTime::now() - Duration::from_secs(120),
+    );
+    let m = c
+        .send("GET", &expired, Vec::new(), Vec::new())
+        .await
+        .error(403, "InvalidSignatureException");
+    assert!(m.starts_with("Signature expired"), "{m}");
+    let altered = url.replace("maxResults=1", "maxResults=2");
+    c.send("GET", &altered, Vec::new(), Vec::new())
+        .await
+        .error(403, "InvalidSignatureException");
+
     // A second key works; deleted, it no longer does.
     let k = fleetward::api::keys::create(s.store(), "ci").await.unwrap();
     let second = Client::new(

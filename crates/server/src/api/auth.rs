@@ -16,15 +16,17 @@
 //!   `InvalidSignatureException` (AWS's "Signature expired" wording for the latter, which SDKs
 //!   recognise as clock skew).
 //!
-//! Presigned (query-string) requests are not accepted: the SDKs and the CLI sign headers.
+//! Presigned URLs (the signature in `X-Amz-*` query parameters, valid for `X-Amz-Expires`
+//! seconds) are accepted too; their payload is `UNSIGNED-PAYLOAD` as botocore presigns, or the
+//! body's hash.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
 };
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -76,40 +78,47 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Caller, ApiError> {
-        let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
-            return Err(missing_token());
+        let query = parts.uri.query().unwrap_or_default();
+        let (h, amz_date) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(auth) => {
+                let auth = auth
+                    .to_str()
+                    .map_err(|_| incomplete("Authorization header is not ASCII"))?;
+                let amz_date = parts
+                    .headers
+                    .get("x-amz-date")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header; only X-Amz-Date is supported")
+                    })?;
+                (parse_authorization(auth)?, amz_date.to_owned())
+            }
+            None if query_param(query, "X-Amz-Signature").is_some() => parse_presigned(parts)?,
+            None => return Err(missing_token()),
         };
-        let auth = auth
-            .to_str()
-            .map_err(|_| incomplete("Authorization header is not ASCII"))?;
-        let h = parse_authorization(auth)?;
         if h.service != SERVICE {
             return Err(incomplete(format!(
                 "Credential should be scoped to correct service: '{SERVICE}'."
             )));
         }
-        let amz_date = parts
-            .headers
-            .get("x-amz-date")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header; only X-Amz-Date is supported")
-            })?;
-        let when = parse_amz_date(amz_date).ok_or_else(|| {
+        let when = parse_amz_date(&amz_date).ok_or_else(|| {
             incomplete(format!("X-Amz-Date '{amz_date}' is not yyyyMMddTHHmmssZ"))
         })?;
-        if !amz_date.starts_with(h.date) {
+        if !amz_date.starts_with(&h.date) {
             return Err(invalid_signature(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
                 h.date,
-                amz_date.get(..8).unwrap_or(amz_date)
+                amz_date.get(..8).unwrap_or(&amz_date)
             )));
         }
-        check_skew(when, now, amz_date)?;
+        match &h.presigned {
+            None => check_skew(when, now, &amz_date)?,
+            Some(p) => check_presigned_window(when, p.expires, now, &amz_date)?,
+        }
 
         let key = self
             .store
-            .get_api_key(h.access_key_id)
+            .get_api_key(&h.access_key_id)
             .await
             .map_err(ApiError::internal)?
             .filter(|k| !k.disabled)
@@ -121,8 +130,19 @@ impl Verifier {
                 )
             })?;
 
-        let expected = self.signature(parts, body, &h, &key.secret, when)?;
-        if !constant_time_eq(expected.as_bytes(), h.signature.as_bytes()) {
+        // A presigned request's payload is not known when the URL is made: botocore signs
+        // UNSIGNED-PAYLOAD, other signers the (empty) body's hash; either is accepted.
+        let bodies: &[Option<bool>] = if h.presigned.is_some() {
+            &[Some(true), Some(false)]
+        } else {
+            &[None]
+        };
+        let mut matched = false;
+        for unsigned in bodies {
+            let expected = self.signature(parts, body, &h, &key.secret, when, *unsigned)?;
+            matched |= constant_time_eq(expected.as_bytes(), h.signature.as_bytes());
+        }
+        if !matched {
             return Err(invalid_signature(
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             ));
@@ -138,14 +158,16 @@ impl Verifier {
         &self,
         parts: &Parts,
         body: &[u8],
-        h: &AuthHeader<'_>,
+        h: &AuthHeader,
         secret: &str,
         when: SystemTime,
+        unsigned_payload: Option<bool>,
     ) -> Result<String, ApiError> {
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(h.signed_headers.len());
         for name in &h.signed_headers {
+            let name = name.as_str();
             let mut any = false;
-            for v in parts.headers.get_all(*name) {
+            for v in parts.headers.get_all(name) {
                 let v = v
                     .to_str()
                     .map_err(|_| incomplete(format!("signed header '{name}' is not ASCII")))?;
@@ -158,30 +180,37 @@ impl Verifier {
                 )));
             }
         }
-        let body = match parts
-            .headers
-            .get("x-amz-content-sha256")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
-            Some(declared) => {
-                let actual = hex::encode(Sha256::digest(body));
-                if !declared.eq_ignore_ascii_case(&actual) {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "XAmzContentSHA256Mismatch",
-                        "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                    ));
+        let body = match unsigned_payload {
+            Some(true) => SignableBody::UnsignedPayload,
+            Some(false) => SignableBody::Bytes(body),
+            None => match parts
+                .headers
+                .get("x-amz-content-sha256")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
+                Some(declared) => {
+                    let actual = hex::encode(Sha256::digest(body));
+                    if !declared.eq_ignore_ascii_case(&actual) {
+                        return Err(ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "XAmzContentSHA256Mismatch",
+                            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                        ));
+                    }
+                    SignableBody::Precomputed(declared.to_owned())
                 }
-                SignableBody::Precomputed(declared.to_owned())
-            }
-            None => SignableBody::Bytes(body),
+                None => SignableBody::Bytes(body),
+            },
         };
-        let uri = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
+        let uri = match &h.presigned {
+            Some(p) => p.uri.clone(),
+            None => parts
+                .uri
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned(),
+        };
         let request = SignableRequest::new(parts.method.as_str(), uri, headers.into_iter(), body)
             .map_err(|e| incomplete(format!("request cannot be canonicalized: {e}")))?;
 
@@ -191,10 +220,14 @@ impl Verifier {
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Enabled;
         // Sign exactly the headers the client listed (they were filtered above).
         settings.excluded_headers = Some(Vec::new());
+        if let Some(p) = &h.presigned {
+            settings.signature_location = SignatureLocation::QueryParams;
+            settings.expires_in = Some(Duration::from_secs(p.expires));
+        }
 
         let identity = aws_smithy_runtime_api::client::identity::Identity::from(
             aws_credential_types::Credentials::new(
-                h.access_key_id,
+                h.access_key_id.as_str(),
                 secret,
                 None,
                 None,
@@ -203,7 +236,7 @@ impl Verifier {
         );
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
-            .region(h.region)
+            .region(h.region.as_str())
             .name(SERVICE)
             .time(when)
             .settings(settings)
@@ -238,18 +271,109 @@ impl Verifier {
     }
 }
 
-/// The parts of `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
+/// What a request claims: the parts of `Authorization: AWS4-HMAC-SHA256 Credential=…,
+/// SignedHeaders=…, Signature=…`, or of a presigned URL's `X-Amz-*` query parameters.
 #[derive(Debug, PartialEq, Eq)]
-struct AuthHeader<'a> {
-    access_key_id: &'a str,
-    date: &'a str,
-    region: &'a str,
-    service: &'a str,
-    signed_headers: Vec<&'a str>,
-    signature: &'a str,
+struct AuthHeader {
+    access_key_id: String,
+    date: String,
+    region: String,
+    service: String,
+    signed_headers: Vec<String>,
+    signature: String,
+    presigned: Option<Presigned>,
 }
 
-fn parse_authorization(v: &str) -> Result<AuthHeader<'_>, ApiError> {
+/// A presigned URL's validity and its path and query without the signing parameters (the
+/// signer adds them back when it recomputes the signature).
+#[derive(Debug, PartialEq, Eq)]
+struct Presigned {
+    expires: u64,
+    uri: String,
+}
+
+/// Longest validity of a presigned URL, as AWS allows (7 days).
+const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
+/// The query parameters a presigned URL's signature travels in.
+const PRESIGN_PARAMS: [&str; 6] = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+];
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The claim of a presigned URL, and its `X-Amz-Date`.
+fn parse_presigned(parts: &Parts) -> Result<(AuthHeader, String), ApiError> {
+    let query = parts.uri.query().unwrap_or_default();
+    let get = |name: &str| {
+        query_param(query, name)
+            .ok_or_else(|| incomplete(format!("presigned URL: {name} is missing")))
+    };
+    if get("X-Amz-Algorithm")? != ALGORITHM {
+        return Err(incomplete(format!(
+            "presigned URL: X-Amz-Algorithm must be {ALGORITHM}"
+        )));
+    }
+    let expires: u64 = get("X-Amz-Expires")?
+        .parse()
+        .ok()
+        .filter(|e| (1..=MAX_PRESIGN_SECS).contains(e))
+        .ok_or_else(|| {
+            incomplete(format!(
+                "presigned URL: X-Amz-Expires must be 1-{MAX_PRESIGN_SECS} seconds"
+            ))
+        })?;
+    let kept = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            form_urlencoded::parse(query.as_bytes())
+                .filter(|(k, _)| !PRESIGN_PARAMS.contains(&k.as_ref())),
+        )
+        .finish();
+    let path = parts.uri.path();
+    let uri = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{kept}")
+    };
+    let header = format!(
+        "{ALGORITHM} Credential={}, SignedHeaders={}, Signature={}",
+        get("X-Amz-Credential")?,
+        get("X-Amz-SignedHeaders")?,
+        get("X-Amz-Signature")?
+    );
+    let mut claim = parse_authorization(&header)?;
+    claim.presigned = Some(Presigned { expires, uri });
+    Ok((claim, get("X-Amz-Date")?))
+}
+
+/// A presigned URL is valid from its date (give or take the clock skew) for `expires` seconds.
+fn check_presigned_window(
+    when: SystemTime,
+    expires: u64,
+    now: SystemTime,
+    shown: &str,
+) -> Result<(), ApiError> {
+    if when > now + MAX_SKEW {
+        return check_skew(when, now, shown);
+    }
+    if when + Duration::from_secs(expires) < now {
+        return Err(invalid_signature(format!(
+            "Signature expired: {shown} + {expires} s is now earlier than {}",
+            format_amz_date(now)
+        )));
+    }
+    Ok(())
+}
+
+fn parse_authorization(v: &str) -> Result<AuthHeader, ApiError> {
     let rest = v
         .strip_prefix(ALGORITHM)
         .filter(|r| r.starts_with(' '))
@@ -290,12 +414,13 @@ fn parse_authorization(v: &str) -> Result<AuthHeader<'_>, ApiError> {
         ));
     }
     Ok(AuthHeader {
-        access_key_id,
-        date,
-        region,
-        service,
-        signed_headers,
-        signature,
+        access_key_id: access_key_id.to_owned(),
+        date: date.to_owned(),
+        region: region.to_owned(),
+        service: service.to_owned(),
+        signed_headers: signed_headers.into_iter().map(str::to_owned).collect(),
+        signature: signature.to_owned(),
+        presigned: None,
     })
 }
 
