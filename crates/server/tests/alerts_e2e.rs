@@ -215,3 +215,73 @@ async fn the_outbox_survives_reopening_and_ignores_duplicate_keys() {
     assert_eq!(due[0].attempts, 1);
     assert_eq!(due[0].next_attempt_at, 5_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_violation_s_alerts_arrive_in_order_even_across_a_failed_delivery() {
+    use fleetward::alert::{Outbox, OutboxConfig};
+    use fleetward::store::NewAlert;
+    use fleetward::store::sqlite::SqliteStore;
+    use std::time::Duration;
+    let (url, receiver) = start_receiver(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
+    store
+        .create_alert_target(&NewAlertTarget {
+            name: "hook".into(),
+            kind: AlertTargetKind::Webhook,
+            url: Some(url),
+            secret: Some(SECRET.into()),
+            topic: None,
+        })
+        .await
+        .unwrap();
+    // Two violations, each raised then cleared; the very first POST fails.
+    let alert = |vid: &str, event: &str| NewAlert {
+        target: "hook".into(),
+        idempotency_key: format!("{vid}:{event}:hook"),
+        body: json!({"violationId": vid, "violationEventType": event}).to_string(),
+    };
+    store
+        .enqueue_alerts(
+            &[
+                alert("v1", "in-alarm"),
+                alert("v2", "in-alarm"),
+                alert("v1", "alarm-cleared"),
+                alert("v2", "alarm-cleared"),
+            ],
+            0,
+        )
+        .await
+        .unwrap();
+    let outbox = Outbox::new(
+        store.clone(),
+        OutboxConfig {
+            base_backoff: Duration::from_millis(50),
+            poll: Duration::from_millis(20),
+            concurrency: 4,
+            ..OutboxConfig::default()
+        },
+        None,
+    );
+    tokio::spawn(outbox.run());
+    let got = eventually(|| async {
+        let ok: Vec<Value> = {
+            let all = received(&receiver);
+            all.iter()
+                .skip(1) // the failed one
+                .map(|r| serde_json::from_str(&r.body).unwrap())
+                .collect()
+        };
+        (ok.len() == 4).then_some(ok)
+    })
+    .await;
+    for vid in ["v1", "v2"] {
+        let order: Vec<&str> = got
+            .iter()
+            .filter(|b| b["violationId"] == vid)
+            .map(|b| b["violationEventType"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["in-alarm", "alarm-cleared"], "{vid}: {got:?}");
+    }
+    assert!(store.due_alerts(i64::MAX, 10).await.unwrap().is_empty());
+}

@@ -5,6 +5,7 @@
 //! again, and its `Idempotency-Key` lets the receiver drop the duplicate. A failed attempt is
 //! retried after an exponential backoff with jitter, capped at [`OutboxConfig::max_backoff`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub struct OutboxConfig {
     pub max_backoff: Duration,
     /// Per-request timeout of a webhook POST.
     pub timeout: Duration,
+    /// Violations whose alerts are delivered at the same time. One violation's alerts go
+    /// out one after the other, in the order they were enqueued.
+    pub concurrency: usize,
 }
 
 impl Default for OutboxConfig {
@@ -42,6 +46,7 @@ impl Default for OutboxConfig {
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(600),
             timeout: Duration::from_secs(10),
+            concurrency: 16,
         }
     }
 }
@@ -110,19 +115,83 @@ impl Outbox {
         }
     }
 
-    /// One pass: tries every due alert once. Returns how many were tried.
+    /// One pass: tries every due alert at most once. Returns how many were due.
+    ///
+    /// Alerts are grouped by violation (the idempotency key starts with its id): groups are
+    /// delivered concurrently, up to [`OutboxConfig::concurrency`], and a group's alerts one
+    /// after the other, so a receiver sees a violation's `in-alarm` before its
+    /// `alarm-cleared`. When one fails, the rest of its group waits for its retry. Deliveries
+    /// are recorded in one transaction per pass.
     pub async fn deliver_due(&self) -> crate::store::StoreResult<usize> {
+        use futures_util::stream::{self, StreamExt};
         let now = crate::broker::now_ms();
         let due = self.store.due_alerts(now, self.cfg.batch).await?;
-        for alert in &due {
-            let result = match self.store.get_alert_target(&alert.target).await {
-                Ok(Some(target)) => self.deliver(&target, alert).await,
-                Ok(None) => Err(format!("alert target '{}' does not exist", alert.target)),
-                Err(e) => Err(e.to_string()),
-            };
-            let done = crate::broker::now_ms();
-            let marked = match result {
-                Ok(()) => self.store.mark_alert_delivered(alert.id, done).await,
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut targets: HashMap<&str, Result<AlertTarget, String>> = HashMap::new();
+        for a in &due {
+            if !targets.contains_key(a.target.as_str()) {
+                let t = match self.store.get_alert_target(&a.target).await {
+                    Ok(Some(t)) => Ok(t),
+                    Ok(None) => Err(format!("alert target '{}' does not exist", a.target)),
+                    Err(e) => Err(e.to_string()),
+                };
+                targets.insert(a.target.as_str(), t);
+            }
+        }
+        // Indices into `due`: owned values keep the stream's closure free of borrowed input.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (n, a) in due.iter().enumerate() {
+            let violation = a
+                .idempotency_key
+                .split(':')
+                .next()
+                .unwrap_or(&a.idempotency_key);
+            let i = *index.entry(violation).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[i].push(n);
+        }
+        let (targets, due_ref) = (&targets, &due);
+        let outcomes: Vec<Vec<(usize, Result<(), String>)>> = stream::iter(groups)
+            .map(|group: Vec<usize>| async move {
+                let mut out = Vec::with_capacity(group.len());
+                let mut failed: Option<String> = None;
+                for n in group {
+                    let alert = &due_ref[n];
+                    if let Some(first) = &failed {
+                        out.push((
+                            n,
+                            Err(format!(
+                                "waiting for an earlier alert of the same violation: {first}"
+                            )),
+                        ));
+                        continue;
+                    }
+                    let result = match targets.get(alert.target.as_str()) {
+                        Some(Ok(target)) => self.deliver(target, alert).await,
+                        Some(Err(e)) => Err(e.clone()),
+                        None => Err(format!("alert target '{}' not looked up", alert.target)),
+                    };
+                    if let Err(e) = &result {
+                        failed = Some(e.clone());
+                    }
+                    out.push((n, result));
+                }
+                out
+            })
+            .buffer_unordered(self.cfg.concurrency.max(1))
+            .collect()
+            .await;
+        let done = crate::broker::now_ms();
+        let mut delivered = Vec::new();
+        for (n, result) in outcomes.into_iter().flatten() {
+            let alert = &due[n];
+            match result {
+                Ok(()) => delivered.push(alert.id),
                 Err(error) => {
                     let attempts = u32::try_from(alert.attempts.saturating_add(1)).unwrap_or(1);
                     let delay = backoff(
@@ -141,12 +210,15 @@ impl Outbox {
                         %error,
                         "alert delivery failed"
                     );
-                    self.store.mark_alert_failed(alert.id, &error, next).await
+                    if let Err(e) = self.store.mark_alert_failed(alert.id, &error, next).await {
+                        tracing::error!(id = alert.id, error = %e, "recording alert failure failed");
+                    }
                 }
-            };
-            if let Err(e) = marked {
-                tracing::error!(id = alert.id, error = %e, "recording alert delivery failed");
             }
+        }
+        if let Err(e) = self.store.mark_alerts_delivered(&delivered, done).await {
+            // They are sent again on the next pass; receivers drop them by Idempotency-Key.
+            tracing::error!(n = delivered.len(), error = %e, "recording alert deliveries failed");
         }
         Ok(due.len())
     }

@@ -316,6 +316,8 @@ pub trait Store: Send + Sync + 'static {
     async fn due_alerts(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<OutboxAlert>>;
     /// Marks an alert delivered at `at_ms`.
     async fn mark_alert_delivered(&self, id: i64, at_ms: i64) -> StoreResult<()>;
+    /// Marks several alerts delivered at `at_ms`, in one transaction.
+    async fn mark_alerts_delivered(&self, ids: &[i64], at_ms: i64) -> StoreResult<()>;
     /// Records a failed attempt: one more attempt, its error, and when to try again.
     async fn mark_alert_failed(
         &self,

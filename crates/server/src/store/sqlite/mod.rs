@@ -34,12 +34,13 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::{
-    AlertTarget, AlertTargetKind, ApiKey, DetectionApplied, DetectionOp, CaCertificate, CertStatus, Certificate, CloudDatapoint,
-    CustomMetric, Dimension, LastReport, MetricDatum, NewAlert, NewAlertTarget, NewApiKey,
-    NewCustomMetric, NewDimension, NewPolicy, NewSecurityProfile, NewThing, NewThingGroup,
-    NewViolation, OutboxAlert, Page, PageRequest, Policy, SecurityProfile, Store, StoreError,
-    StoreResult, StoredBehaviorState, StoredReport, Thing, ThingGroup, VerificationState,
-    Violation, ViolationEvent, ViolationEventFilter, ViolationEventType, is_device_metric,
+    AlertTarget, AlertTargetKind, ApiKey, CaCertificate, CertStatus, Certificate, CloudDatapoint,
+    CustomMetric, DetectionApplied, DetectionOp, Dimension, LastReport, MetricDatum, NewAlert,
+    NewAlertTarget, NewApiKey, NewCustomMetric, NewDimension, NewPolicy, NewSecurityProfile,
+    NewThing, NewThingGroup, NewViolation, OutboxAlert, Page, PageRequest, Policy, SecurityProfile,
+    Store, StoreError, StoreResult, StoredBehaviorState, StoredReport, Thing, ThingGroup,
+    VerificationState, Violation, ViolationEvent, ViolationEventFilter, ViolationEventType,
+    is_device_metric,
 };
 
 /// How long a connection waits for another process's lock (e.g. the CLI on the same file)
@@ -769,7 +770,11 @@ async fn delete_state_in(
 }
 
 /// Enqueues one alert; 0 when its idempotency key is already in the outbox.
-async fn enqueue_alert_in(conn: &mut SqliteConnection, a: &NewAlert, now_ms: i64) -> StoreResult<u64> {
+async fn enqueue_alert_in(
+    conn: &mut SqliteConnection,
+    a: &NewAlert,
+    now_ms: i64,
+) -> StoreResult<u64> {
     Ok(sqlx::query(
         "INSERT INTO alert_outbox
              (target, idempotency_key, body, attempts, next_attempt_at, created_at)
@@ -2256,13 +2261,23 @@ impl Store for SqliteStore {
     }
 
     async fn mark_alert_delivered(&self, id: i64, at_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE alert_outbox SET delivered_at = $1 WHERE id = $2")
-            .bind(at_ms)
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
-        Ok(())
+        self.mark_alerts_delivered(&[id], at_ms).await
+    }
+
+    async fn mark_alerts_delivered(&self, ids: &[i64], at_ms: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for id in ids {
+            sqlx::query("UPDATE alert_outbox SET delivered_at = $1 WHERE id = $2")
+                .bind(at_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn mark_alert_failed(
