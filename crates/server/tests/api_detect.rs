@@ -547,6 +547,15 @@ async fn custom_metrics_crud_and_paging() {
     )
     .await
     .error(409, "ResourceAlreadyExistsException");
+    // The create that made it, retried with its token, succeeds again with the same answer.
+    let again = c
+        .call(
+            "POST",
+            "/custom-metric/temp",
+            Some(json!({"metricType": "number", "displayName": "Shown", "clientRequestToken": "tok-1"})),
+        )
+        .await;
+    assert_eq!(again.ok()["metricArn"], arn("custommetric/temp"));
     c.call(
         "POST",
         "/custom-metric/aws:mine",
@@ -664,6 +673,25 @@ async fn dimensions_crud() {
     )
     .await
     .error(409, "ResourceAlreadyExistsException");
+    c.call(
+        "POST",
+        "/dimensions/telemetry",
+        Some(
+            json!({"type": "TOPIC_FILTER", "stringValues": ["data/#"], "clientRequestToken": "t2"}),
+        ),
+    )
+    .await
+    .error(409, "ResourceAlreadyExistsException");
+    // A retry of the original create (same token, same request) succeeds again.
+    c.call(
+        "POST",
+        "/dimensions/telemetry",
+        Some(
+            json!({"type": "TOPIC_FILTER", "stringValues": ["data/#"], "clientRequestToken": "t"}),
+        ),
+    )
+    .await
+    .ok();
 
     let d = c.call("GET", "/dimensions/telemetry", None).await;
     assert_eq!(d.ok()["type"], "TOPIC_FILTER");

@@ -814,31 +814,62 @@ struct CreateCustomMetricBody {
     #[serde(default)]
     #[allow(dead_code)]
     tags: Option<Value>,
-    /// Required by the model (SDKs fill it in); requests are not deduplicated by it.
-    #[allow(dead_code)]
+    /// Required by the model (SDKs fill it in): a repeat with the same token succeeds again.
     client_request_token: String,
+}
+
+/// The answer of a create: a fresh one is remembered under its token; `AlreadyExists` with
+/// the token (and the same request) of the create that made the resource replays that
+/// create's answer. `token` is the client request token followed by the request's members,
+/// so a different request under a reused token is not mistaken for a retry.
+fn idempotent<T: serde::Serialize>(
+    s: &ApiState,
+    op: &'static str,
+    name: &str,
+    token: &str,
+    result: Result<T, admin::AdminError>,
+    arn: String,
+) -> ApiResult<Value> {
+    match result {
+        Ok(r) => {
+            let v = serde_json::to_value(r).map_err(ApiError::internal)?;
+            s.tokens.record(op, name, token, v.clone());
+            Ok(Json(v))
+        }
+        Err(e @ admin::AdminError::AlreadyExists(_)) => match s.tokens.replay(op, name, token) {
+            Some(v) => Ok(Json(v)),
+            None => Err(ApiError::from(e).with_existing(name, arn)),
+        },
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn create_custom_metric(
     State(s): State<ApiState>,
     p: Params,
     Body(b): Body<CreateCustomMetricBody>,
-) -> ApiResult<admin::CreateCustomMetricResponse> {
+) -> ApiResult<Value> {
     let req = CreateCustomMetricRequest {
         metric_name: p.req("metricName").to_owned(),
         display_name: b.display_name,
         metric_type: b.metric_type,
     };
-    let r = admin::create_custom_metric_limited(s.store.as_ref(), &s.scope, &req)
-        .await
-        .map_err(|e| {
-            ApiError::from(e).with_existing(
-                &req.metric_name,
-                s.scope.arn(&format!("custommetric/{}", req.metric_name)),
-            )
-        })?;
-    s.refresh_custom_metrics();
-    Ok(Json(r))
+    let result = admin::create_custom_metric_limited(s.store.as_ref(), &s.scope, &req).await;
+    if result.is_ok() {
+        s.refresh_custom_metrics();
+    }
+    let token = format!(
+        "{}\n{}\n{:?}",
+        b.client_request_token, req.metric_type, req.display_name
+    );
+    idempotent(
+        &s,
+        "CreateCustomMetric",
+        &req.metric_name,
+        &token,
+        result,
+        s.scope.arn(&format!("custommetric/{}", req.metric_name)),
+    )
 }
 
 async fn describe_custom_metric(
@@ -896,8 +927,7 @@ struct CreateDimensionBody {
     #[serde(default)]
     #[allow(dead_code)]
     tags: Option<Value>,
-    /// Required by the model (SDKs fill it in); requests are not deduplicated by it.
-    #[allow(dead_code)]
+    /// Required by the model (SDKs fill it in): a repeat with the same token succeeds again.
     client_request_token: String,
 }
 
@@ -905,19 +935,25 @@ async fn create_dimension(
     State(s): State<ApiState>,
     p: Params,
     Body(b): Body<CreateDimensionBody>,
-) -> ApiResult<admin::CreateDimensionResponse> {
+) -> ApiResult<Value> {
     let req = CreateDimensionRequest {
         name: p.req("name").to_owned(),
         dimension_type: b.dimension_type,
         string_values: b.string_values,
     };
-    let r = admin::create_dimension_limited(s.store.as_ref(), &s.scope, &req)
-        .await
-        .map_err(|e| {
-            ApiError::from(e)
-                .with_existing(&req.name, s.scope.arn(&format!("dimension/{}", req.name)))
-        })?;
-    Ok(Json(r))
+    let result = admin::create_dimension_limited(s.store.as_ref(), &s.scope, &req).await;
+    let token = format!(
+        "{}\n{}\n{:?}",
+        b.client_request_token, req.dimension_type, req.string_values
+    );
+    idempotent(
+        &s,
+        "CreateDimension",
+        &req.name,
+        &token,
+        result,
+        s.scope.arn(&format!("dimension/{}", req.name)),
+    )
 }
 
 async fn describe_dimension(

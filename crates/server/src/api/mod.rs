@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod detect;
+pub mod idempotency;
 pub mod keys;
 pub mod limit;
 mod openapi;
@@ -66,6 +67,8 @@ pub struct ApiState {
     /// Poked after a custom metric is created or deleted, so ingest's table of custom metric
     /// types follows at once. `None` when nothing listens.
     pub custom_metrics_refresh: Option<Arc<Notify>>,
+    /// `clientRequestToken`s of recent creates, so a retried create succeeds again.
+    pub tokens: Arc<idempotency::Tokens>,
 }
 
 impl ApiState {
@@ -78,6 +81,7 @@ impl ApiState {
             scope,
             detection_refresh: None,
             custom_metrics_refresh: None,
+            tokens: Arc::default(),
         }
     }
 
