@@ -441,8 +441,11 @@ impl DetectionTask {
     async fn sweep_silent(&mut self, now: i64) {
         let silence = SILENCE_MS / i64::from(self.cfg.time_scale.max(1));
         let last_seen = &self.last_seen;
-        let is_silent =
-            |t: &str| last_seen.get(t).is_some_and(|at| now.saturating_sub(*at) > silence);
+        let is_silent = |t: &str| {
+            last_seen
+                .get(t)
+                .is_some_and(|at| now.saturating_sub(*at) > silence)
+        };
         let before = self.detector.keys_where(|k| is_silent(&k.thing));
         if before.is_empty() {
             return;
@@ -469,9 +472,10 @@ impl DetectionTask {
             by_thing.entry(thing).or_default().push(group);
         }
         for (thing, groups) in by_thing {
-            self.stats
-                .cloud_datapoints
-                .fetch_add(groups.iter().map(Vec::len).sum::<usize>() as u64, Ordering::Relaxed);
+            self.stats.cloud_datapoints.fetch_add(
+                groups.iter().map(Vec::len).sum::<usize>() as u64,
+                Ordering::Relaxed,
+            );
             let profiles = self.profiles_of(thing).await?;
             // A quiet window's zero count is not a sign of life.
             let latest = groups
@@ -711,9 +715,10 @@ impl DetectionTask {
             .map(|ps| ps.iter().map(|p| p.to_string()).collect())
             .unwrap_or_default();
         for profile in with_state.iter().filter(|p| !profiles.contains(p)) {
-            before.extend(self.detector.keys_where(|k| {
-                k.thing == report.thing && &k.profile == profile
-            }));
+            before.extend(
+                self.detector
+                    .keys_where(|k| k.thing == report.thing && &k.profile == profile),
+            );
             drained.extend(
                 self.detector
                     .untarget(&report.thing, profile, report.received_at),
@@ -797,11 +802,17 @@ impl DetectionTask {
             return;
         }
         let ops = std::mem::take(&mut self.ops);
-        let mut result = self.store.apply_detection(&ops, crate::broker::now_ms()).await;
+        let mut result = self
+            .store
+            .apply_detection(&ops, crate::broker::now_ms())
+            .await;
         if let Err(e) = &result {
             tracing::warn!(error = %e, ops = ops.len(), "storing detection changes failed; retrying");
             tokio::time::sleep(Duration::from_millis(100)).await;
-            result = self.store.apply_detection(&ops, crate::broker::now_ms()).await;
+            result = self
+                .store
+                .apply_detection(&ops, crate::broker::now_ms())
+                .await;
         }
         match result {
             Ok(applied) => {
@@ -938,8 +949,8 @@ impl DetectionTask {
         if targets.is_empty() {
             return;
         }
-        let body = crate::alert::sns_message(e, self.behavior_json(&e.profile, &e.behavior))
-            .to_string();
+        let body =
+            crate::alert::sns_message(e, self.behavior_json(&e.profile, &e.behavior)).to_string();
         for t in targets {
             self.ops.push(DetectionOp::EnqueueAlert(NewAlert {
                 target: t.clone(),

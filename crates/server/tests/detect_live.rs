@@ -56,7 +56,9 @@ fn ports_behavior() -> Value {
 }
 
 fn ports_report(report_id: u64, n: u16) -> Vec<u8> {
-    let ports: Vec<String> = (0..n).map(|p| format!(r#"{{"port":{}}}"#, 8000 + p)).collect();
+    let ports: Vec<String> = (0..n)
+        .map(|p| format!(r#"{{"port":{}}}"#, 8000 + p))
+        .collect();
     format!(
         r#"{{"header":{{"report_id":{report_id},"version":"1.0"}},"metrics":{{"listening_tcp_ports":{{"ports":[{}],"total":{n}}}}}}}"#,
         ports.join(",")
@@ -178,7 +180,10 @@ async fn an_authorization_failure_storm_alarms_over_a_cloud_window_then_clears()
     .await;
     assert_eq!(
         event_kinds(srv.store(), "storm-a").await,
-        [ViolationEventType::InAlarm, ViolationEventType::AlarmCleared]
+        [
+            ViolationEventType::InAlarm,
+            ViolationEventType::AlarmCleared
+        ]
     );
     // The innocent thing whose topic was targeted is not in alarm.
     assert!(active_behaviors(srv.store(), "storm-b").await.is_empty());
@@ -270,8 +275,13 @@ async fn detaching_a_profile_and_deleting_a_thing_invalidate_at_once() {
     // Deleting a registered thing ends its alarms without waiting for a report.
     store.delete_thing("del-2").await.unwrap();
     srv.running.detection.refresher().notify_one();
-    eventually(|| async { active_behaviors(store, "del-2").await.is_empty().then_some(()) })
-        .await;
+    eventually(|| async {
+        active_behaviors(store, "del-2")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         event_kinds(store, "del-2").await,
         [
@@ -287,8 +297,13 @@ async fn detaching_a_profile_and_deleting_a_thing_invalidate_at_once() {
         .await
         .unwrap();
     srv.running.detection.refresher().notify_one();
-    eventually(|| async { active_behaviors(store, "del-1").await.is_empty().then_some(()) })
-        .await;
+    eventually(|| async {
+        active_behaviors(store, "del-1")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         event_kinds(store, "del-1").await,
         [

@@ -1023,7 +1023,10 @@ async fn apply_detection_writes_a_step_in_order_and_skips_what_cannot_apply() {
         .collect();
     assert_eq!(
         kinds,
-        [ViolationEventType::InAlarm, ViolationEventType::AlarmCleared]
+        [
+            ViolationEventType::InAlarm,
+            ViolationEventType::AlarmCleared
+        ]
     );
     let states = s.behavior_states("p").await.unwrap();
     assert_eq!(states.len(), 1);

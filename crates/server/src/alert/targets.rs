@@ -79,10 +79,7 @@ pub fn validate(req: &AlertTargetRequest) -> Vec<String> {
     }
     let unexpected = |what: &str, present: bool, errors: &mut Vec<String>| {
         if present {
-            errors.push(format!(
-                "{what}: not used by {} targets",
-                req.kind.as_str()
-            ));
+            errors.push(format!("{what}: not used by {} targets", req.kind.as_str()));
         }
     };
     match req.kind {
@@ -90,10 +87,9 @@ pub fn validate(req: &AlertTargetRequest) -> Vec<String> {
             match req.url.as_deref().map(reqwest::Url::parse) {
                 None => errors.push("url: required for webhook targets".into()),
                 Some(Err(e)) => errors.push(format!("url: not a URL: {e}")),
-                Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => errors.push(format!(
-                    "url: scheme '{}' is not http or https",
-                    u.scheme()
-                )),
+                Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => {
+                    errors.push(format!("url: scheme '{}' is not http or https", u.scheme()))
+                }
                 Some(Ok(_)) => {}
             }
             if req.secret.as_deref().is_some_and(|s| s.len() < 16) {
@@ -174,7 +170,9 @@ pub async fn list_alert_targets(
 /// created again, so recreating a target under the same name loses nothing.
 pub async fn delete_alert_target(store: &dyn Store, name: &str) -> AdminResult<()> {
     if store.get_alert_target(name).await?.is_none() {
-        return Err(AdminError::NotFound(format!("alert target '{name}' does not exist")));
+        return Err(AdminError::NotFound(format!(
+            "alert target '{name}' does not exist"
+        )));
     }
     store.delete_alert_target(name).await?;
     Ok(())

@@ -422,7 +422,11 @@ impl Detector {
     /// The keys of the states `selected` picks, for a caller that must know which states an
     /// operation drops (compare with [`Detector::state`] afterwards).
     pub fn keys_where(&self, selected: impl Fn(&StateKey) -> bool) -> Vec<StateKey> {
-        self.states.keys().filter(|k| selected(k)).cloned().collect()
+        self.states
+            .keys()
+            .filter(|k| selected(k))
+            .cloned()
+            .collect()
     }
 
     /// Every thing with at least one state, and the profiles it has state under.

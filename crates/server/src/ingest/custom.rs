@@ -173,7 +173,10 @@ mod tests {
         let ok = [
             dp("temp", MetricValue::Number(21.5)),
             dp("users", MetricValue::Strings(vec!["root".into()])),
-            dp("peers", MetricValue::Cidrs(vec!["10.0.0.1".parse().unwrap()])),
+            dp(
+                "peers",
+                MetricValue::Cidrs(vec!["10.0.0.1".parse().unwrap()]),
+            ),
             dp("loads", MetricValue::Numbers(vec![1.0, 2.0])),
             dp("unknown", MetricValue::Number(1.0)),
         ];

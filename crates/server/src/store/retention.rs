@@ -47,7 +47,9 @@ pub fn spawn_retention(
             match store.prune_violations(cutoff).await {
                 Ok(0) => {}
                 Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned old violations"),
-                Err(e) => tracing::warn!(cutoff, error = %e, "retention: pruning violations failed"),
+                Err(e) => {
+                    tracing::warn!(cutoff, error = %e, "retention: pruning violations failed")
+                }
             }
             match store.prune_alerts(cutoff).await {
                 Ok(0) => {}
