@@ -1161,6 +1161,56 @@ pub async fn list_things_in_thing_group(
     })
 }
 
+/// DeleteThingGroup. Like DeleteThing, a group that does not exist is already deleted; one with
+/// child groups is refused (`InvalidRequest`: the model lists no conflict error here);
+/// `expectedVersion` must match when given. Memberships go with the group.
+pub async fn delete_thing_group(
+    store: &dyn Store,
+    name: &str,
+    expected_version: Option<i64>,
+) -> RegistryResult<()> {
+    check_name("thingGroupName", name)?;
+    let Some(g) = store.get_group(name).await? else {
+        return Ok(());
+    };
+    if let Some(v) = expected_version
+        && v != g.version
+    {
+        return Err(RegistryError::Admin(AdminError::VersionConflict(format!(
+            "thing group '{name}' is at version {}, not {v}",
+            g.version
+        ))));
+    }
+    match store.delete_group(name).await {
+        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(StoreError::Conflict(m)) => Err(RegistryError::invalid(format!(
+            "Cannot delete thing group {name}: {m}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// ListThingGroupsForThing: the groups a thing is directly in, by name.
+pub async fn list_thing_groups_for_thing(
+    store: &dyn Store,
+    scope: &ArnScope,
+    thing: &str,
+    paging_: &Paging,
+) -> RegistryResult<ListThingGroupsResponse> {
+    check_name("thingName", thing)?;
+    let page = paging(paging_)?;
+    let groups = store.groups_of_thing(thing).await?;
+    let p = memory_page(groups, Clone::clone, "thing-groups-for-thing", &page)?;
+    Ok(ListThingGroupsResponse {
+        thing_groups: p
+            .items
+            .iter()
+            .map(|g| group_name_and_arn(scope, g))
+            .collect(),
+        next_token: p.next_token,
+    })
+}
+
 // --- certificates --------------------------------------------------------------------------
 
 /// `keyPair` of CreateKeysAndCertificate (AWS spells these two members in PascalCase).
@@ -1698,6 +1748,34 @@ pub async fn list_thing_principals(
     })
 }
 
+/// ListPrincipalThings' response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPrincipalThingsResponse {
+    /// Thing names.
+    pub things: Vec<String>,
+    /// Present when more pages follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// ListPrincipalThings: the things a certificate (by ARN) is attached to.
+pub async fn list_principal_things(
+    store: &dyn Store,
+    scope: &ArnScope,
+    principal: &str,
+    paging_: &Paging,
+) -> RegistryResult<ListPrincipalThingsResponse> {
+    let page = paging(paging_)?;
+    let cert_id = principal_cert_id(scope, principal)?;
+    let things = store.principal_things(&cert_id).await?;
+    let p = memory_page(things, Clone::clone, "principal-things", &page)?;
+    Ok(ListPrincipalThingsResponse {
+        things: p.items,
+        next_token: p.next_token,
+    })
+}
+
 // --- policies ------------------------------------------------------------------------------
 
 /// CreatePolicy's request (the path's `policyName` included).
@@ -1883,4 +1961,30 @@ pub async fn attach_policy(
     }
     store.attach_policy(&p.name, &cert_id).await?;
     Ok(())
+}
+
+/// ListAttachedPolicies: the policies attached to a certificate (by ARN), by name. `recursive`
+/// is about thing-group hierarchies, which certificates do not have.
+pub async fn list_attached_policies(
+    store: &dyn Store,
+    scope: &ArnScope,
+    target: &str,
+    req: &MarkerPaging,
+) -> RegistryResult<ListPoliciesResponse> {
+    let page = page_request(req.marker.as_deref(), req.page_size, "pageSize")?;
+    let cert_id = check_cert_id(parse_arn(scope, "target", "cert", target)?)?;
+    let mut policies = store.principal_policies(&cert_id).await?;
+    policies.sort_by(|a, b| a.name.cmp(&b.name));
+    let p = memory_page(policies, |p| p.name.clone(), "attached-policies", &page)?;
+    Ok(ListPoliciesResponse {
+        policies: p
+            .items
+            .iter()
+            .map(|p| PolicySummary {
+                policy_name: p.name.clone(),
+                policy_arn: policy_arn(scope, &p.name),
+            })
+            .collect(),
+        next_marker: p.next_token,
+    })
 }

@@ -775,3 +775,115 @@ async fn principal_and_policy_routes() {
         );
     }
 }
+
+#[tokio::test]
+async fn group_deletion_and_reverse_listings() {
+    let (_s, c) = server().await;
+    c.call("POST", "/thing-groups/site", None).await.ok();
+    c.call(
+        "POST",
+        "/thing-groups/floor-1",
+        Some(json!({"parentGroupName": "site"})),
+    )
+    .await
+    .ok();
+    c.call("POST", "/things/cam-1", None).await.ok();
+    c.call(
+        "PUT",
+        "/thing-groups/addThingToThingGroup",
+        Some(json!({"thingGroupName": "floor-1", "thingName": "cam-1"})),
+    )
+    .await
+    .ok();
+    let groups = c.call("GET", "/things/cam-1/thing-groups", None).await;
+    assert_eq!(
+        groups.ok()["thingGroups"],
+        json!([{"groupName": "floor-1", "groupArn": arn("thinggroup/floor-1")}])
+    );
+    c.call("GET", "/things/nope/thing-groups", None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    // DeleteThingGroup: children refuse, versions must match, missing is success.
+    c.call("DELETE", "/thing-groups/site", None)
+        .await
+        .error(400, "InvalidRequestException");
+    c.call("DELETE", "/thing-groups/floor-1?expectedVersion=2", None)
+        .await
+        .error(409, "VersionConflictException");
+    c.call("DELETE", "/thing-groups/floor-1?expectedVersion=1", None)
+        .await
+        .ok();
+    c.call("DELETE", "/thing-groups/floor-1", None).await.ok();
+    c.call("DELETE", "/thing-groups/site", None).await.ok();
+    let groups = c.call("GET", "/things/cam-1/thing-groups", None).await;
+    assert_eq!(groups.ok()["thingGroups"], json!([]));
+
+    // The things of a certificate, the policies of a certificate.
+    let keys = c.call("POST", "/keys-and-certificate", None).await;
+    let cert_arn = keys.ok()["certificateArn"].as_str().unwrap().to_owned();
+    with_principal(&c, "PUT", "/things/cam-1/principals", &cert_arn)
+        .await
+        .ok();
+    let things = with_principal(&c, "GET", "/principals/things", &cert_arn).await;
+    assert_eq!(things.ok()["things"], json!(["cam-1"]));
+    c.call("GET", "/principals/things", None)
+        .await
+        .error(400, "InvalidRequestException");
+    with_principal(
+        &c,
+        "GET",
+        "/principals/things",
+        &arn(&format!("cert/{}", "c".repeat(64))),
+    )
+    .await
+    .error(404, "ResourceNotFoundException");
+
+    let doc = json!({"Version": "2012-10-17",
+                     "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
+    .to_string();
+    for name in ["b-policy", "a-policy"] {
+        c.call(
+            "POST",
+            &format!("/policies/{name}"),
+            Some(json!({"policyDocument": doc})),
+        )
+        .await
+        .ok();
+        c.call(
+            "PUT",
+            &format!("/target-policies/{name}"),
+            Some(json!({"target": cert_arn})),
+        )
+        .await
+        .ok();
+    }
+    let target = cert_arn.replace(':', "%3A").replace('/', "%2F");
+    let attached = c
+        .call(
+            "POST",
+            &format!("/attached-policies/{target}?pageSize=1"),
+            None,
+        )
+        .await;
+    let attached = attached.ok().clone();
+    assert_eq!(
+        attached["policies"],
+        json!([{"policyName": "a-policy", "policyArn": arn("policy/a-policy")}])
+    );
+    let marker = attached["nextMarker"].as_str().unwrap();
+    let rest = c
+        .call(
+            "POST",
+            &format!("/attached-policies/{target}?pageSize=1&marker={marker}"),
+            None,
+        )
+        .await;
+    assert_eq!(rest.ok()["policies"][0]["policyName"], "b-policy");
+    let missing = arn(&format!("cert/{}", "d".repeat(64)))
+        .replace(':', "%3A")
+        .replace('/', "%2F");
+    c.call("POST", &format!("/attached-policies/{missing}"), None)
+        .await
+        .error(404, "ResourceNotFoundException");
+}

@@ -1049,3 +1049,71 @@ async fn principals_and_policies() {
         assert_eq!(name(&err), want, "{policy} {target}");
     }
 }
+
+#[tokio::test]
+async fn group_deletion_and_reverse_listings() {
+    let e = env().await;
+    let (s, scope) = (e.s(), &e.scope);
+    reg::create_thing_group(s, scope, &group_req("site", None))
+        .await
+        .unwrap();
+    reg::create_thing_group(s, scope, &group_req("floor", Some("site")))
+        .await
+        .unwrap();
+    reg::create_thing(s, scope, &thing_req("cam-1", &[]))
+        .await
+        .unwrap();
+    reg::add_thing_to_thing_group(s, scope, &member("floor", "cam-1"))
+        .await
+        .unwrap();
+    let groups = reg::list_thing_groups_for_thing(s, scope, "cam-1", &Paging::default())
+        .await
+        .unwrap();
+    assert_eq!(groups.thing_groups[0].group_name, "floor");
+
+    let err = reg::delete_thing_group(s, "site", None).await.unwrap_err();
+    assert_eq!(name(&err), "InvalidRequestException");
+    let err = reg::delete_thing_group(s, "floor", Some(5))
+        .await
+        .unwrap_err();
+    assert_eq!(name(&err), "VersionConflictException");
+    reg::delete_thing_group(s, "floor", Some(1)).await.unwrap();
+    reg::delete_thing_group(s, "floor", None).await.unwrap();
+    reg::delete_thing_group(s, "site", None).await.unwrap();
+    assert!(
+        reg::list_thing_groups_for_thing(s, scope, "cam-1", &Paging::default())
+            .await
+            .unwrap()
+            .thing_groups
+            .is_empty()
+    );
+
+    let cert = reg::create_keys_and_certificate(s, scope, &e.ca, true)
+        .await
+        .unwrap();
+    reg::attach_thing_principal(s, scope, "cam-1", &cert.certificate_arn, None)
+        .await
+        .unwrap();
+    let things = reg::list_principal_things(s, scope, &cert.certificate_arn, &Paging::default())
+        .await
+        .unwrap();
+    assert_eq!(things.things, ["cam-1"]);
+    let policies = reg::list_attached_policies(
+        s,
+        scope,
+        &cert.certificate_arn,
+        &reg::MarkerPaging::default(),
+    )
+    .await
+    .unwrap();
+    assert!(policies.policies.is_empty());
+    let err = reg::list_attached_policies(
+        s,
+        scope,
+        &reg::thing_arn(scope, "cam-1"),
+        &reg::MarkerPaging::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(name(&err), "InvalidRequestException");
+}

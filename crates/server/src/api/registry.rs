@@ -6,8 +6,8 @@
 //! since they change which profiles cover which things.
 //!
 //! Two members travel where the operation table cannot describe them and are read here:
-//! AttachThingPrincipal's and DetachThingPrincipal's `principal` is the `x-amzn-principal`
-//! header. CreateKeysAndCertificate needs the CA, which the server provides as an
+//! the `principal` of AttachThingPrincipal, DetachThingPrincipal and ListPrincipalThings is the
+//! `x-amzn-principal` header. CreateKeysAndCertificate needs the CA, which the server provides as an
 //! `Extension<Arc<Ca>>` layer on the router; without it the operation answers 503
 //! `ServiceUnavailableException` rather than pretend.
 
@@ -102,6 +102,75 @@ const PAGING: [super::ops::Member; 2] = [query("nextToken", ANY), query("maxResu
 
 /// The registry operations (botocore's `iot` model).
 pub(crate) const OPS: &[Op] = &[
+    Op {
+        name: "DeleteThingGroup",
+        method: "DELETE",
+        path: GROUP,
+        members: &[
+            path("thingGroupName", NAME),
+            query("expectedVersion", Ty::Long),
+        ],
+        output: &[],
+        errors: &[
+            "InvalidRequest",
+            "VersionConflict",
+            "Throttling",
+            "InternalFailure",
+        ],
+        tps: TpsClass::Default,
+    },
+    Op {
+        name: "ListThingGroupsForThing",
+        method: "GET",
+        path: "/things/{thingName}/thing-groups",
+        members: &[path("thingName", NAME), PAGING[0], PAGING[1]],
+        output: &["thingGroups", "nextToken"],
+        errors: &[
+            "InvalidRequest",
+            "InternalFailure",
+            "ResourceNotFound",
+            "Throttling",
+        ],
+        tps: TpsClass::Describe,
+    },
+    Op {
+        name: "ListPrincipalThings",
+        method: "GET",
+        path: "/principals/things",
+        members: &[PAGING[0], PAGING[1]],
+        output: &["things", "nextToken"],
+        errors: &[
+            "InvalidRequest",
+            "Throttling",
+            "Unauthorized",
+            "ServiceUnavailable",
+            "InternalFailure",
+            "ResourceNotFound",
+        ],
+        tps: TpsClass::Describe,
+    },
+    Op {
+        name: "ListAttachedPolicies",
+        method: "POST",
+        path: "/attached-policies/{target}",
+        members: &[
+            path("target", ANY),
+            query("recursive", Ty::Bool),
+            query("marker", MARKER),
+            query("pageSize", PAGE_SIZE),
+        ],
+        output: &["policies", "nextMarker"],
+        errors: &[
+            "ResourceNotFound",
+            "InvalidRequest",
+            "Throttling",
+            "Unauthorized",
+            "ServiceUnavailable",
+            "InternalFailure",
+            "LimitExceeded",
+        ],
+        tps: TpsClass::Describe,
+    },
     Op {
         name: "CreateThing",
         method: "POST",
@@ -565,7 +634,18 @@ pub(crate) fn routes() -> Router<ApiState> {
                 .delete(detach_thing_principal)
                 .get(list_thing_principals),
         )
-        .route(GROUP, post(create_thing_group).get(describe_thing_group))
+        .route(
+            GROUP,
+            post(create_thing_group)
+                .get(describe_thing_group)
+                .delete(delete_thing_group),
+        )
+        .route(
+            "/things/{thingName}/thing-groups",
+            get(list_thing_groups_for_thing),
+        )
+        .route("/principals/things", get(list_principal_things))
+        .route("/attached-policies/{target}", post(list_attached_policies))
         .route("/thing-groups", get(list_thing_groups))
         .route(
             "/thing-groups/addThingToThingGroup",
@@ -713,6 +793,22 @@ async fn list_thing_principals(
     ))
 }
 
+async fn list_principal_things(
+    State(s): State<ApiState>,
+    p: Params,
+    headers: HeaderMap,
+) -> ApiResult<registry::ListPrincipalThingsResponse> {
+    Ok(Json(
+        registry::list_principal_things(
+            s.store.as_ref(),
+            &s.scope,
+            principal(&headers)?,
+            &p.paging(),
+        )
+        .await?,
+    ))
+}
+
 // --- thing groups ------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -748,6 +844,32 @@ async fn describe_thing_group(
 ) -> ApiResult<registry::DescribeThingGroupResponse> {
     Ok(Json(
         registry::describe_thing_group(s.store.as_ref(), &s.scope, p.req("thingGroupName")).await?,
+    ))
+}
+
+async fn delete_thing_group(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
+    registry::delete_thing_group(
+        s.store.as_ref(),
+        p.req("thingGroupName"),
+        p.int("expectedVersion"),
+    )
+    .await?;
+    s.refresh_detection();
+    Ok(empty())
+}
+
+async fn list_thing_groups_for_thing(
+    State(s): State<ApiState>,
+    p: Params,
+) -> ApiResult<registry::ListThingGroupsResponse> {
+    Ok(Json(
+        registry::list_thing_groups_for_thing(
+            s.store.as_ref(),
+            &s.scope,
+            p.req("thingName"),
+            &p.paging(),
+        )
+        .await?,
     ))
 }
 
@@ -927,6 +1049,21 @@ async fn list_policies(
 ) -> ApiResult<registry::ListPoliciesResponse> {
     Ok(Json(
         registry::list_policies(s.store.as_ref(), &s.scope, &marker_paging(&p)).await?,
+    ))
+}
+
+async fn list_attached_policies(
+    State(s): State<ApiState>,
+    p: Params,
+) -> ApiResult<registry::ListPoliciesResponse> {
+    Ok(Json(
+        registry::list_attached_policies(
+            s.store.as_ref(),
+            &s.scope,
+            p.req("target"),
+            &marker_paging(&p),
+        )
+        .await?,
     ))
 }
 
