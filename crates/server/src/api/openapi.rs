@@ -2,7 +2,6 @@
 //! operation table ([`super::ops`]) so it lists exactly what the router serves, with the
 //! model's constraints.
 
-use axum::Json;
 use serde_json::{Map, Value, json};
 
 use super::ops::{self, Loc, Member, Op, Pat, Ty};
@@ -170,7 +169,11 @@ pub fn build() -> Value {
     })
 }
 
-/// The handler.
-pub async fn document() -> Json<Value> {
-    Json(build())
+/// The handler. The document depends only on the operation table, so it is built once.
+pub async fn document() -> impl axum::response::IntoResponse {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOC.get_or_init(|| build().to_string()).as_str(),
+    )
 }
