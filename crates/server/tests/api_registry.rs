@@ -65,13 +65,16 @@ async fn thing_routes() {
         .ok(),
         &body
     );
-    c.call(
-        "POST",
-        "/things/cam-1",
-        Some(json!({"attributePayload": {"attributes": {"site": "paris"}}})),
-    )
-    .await
-    .error(409, "ResourceAlreadyExistsException");
+    let conflict = c
+        .call(
+            "POST",
+            "/things/cam-1",
+            Some(json!({"attributePayload": {"attributes": {"site": "paris"}}})),
+        )
+        .await;
+    conflict.error(409, "ResourceAlreadyExistsException");
+    assert_eq!(conflict.body["resourceId"], "cam-1");
+    assert_eq!(conflict.body["resourceArn"], arn("thing/cam-1"));
     c.call("POST", "/things/bad%20name", None)
         .await
         .error(400, "InvalidRequestException");
@@ -502,13 +505,15 @@ async fn certificate_routes_and_a_device_with_an_api_issued_certificate() {
         .call("GET", &format!("/certificates/{}", own.facts.id), None)
         .await;
     assert_eq!(d.ok()["certificateDescription"]["status"], "ACTIVE");
-    c.call(
-        "POST",
-        "/certificate/register",
-        Some(json!({"certificatePem": own.cert_pem})),
-    )
-    .await
-    .error(409, "ResourceAlreadyExistsException");
+    let dup = c
+        .call(
+            "POST",
+            "/certificate/register",
+            Some(json!({"certificatePem": own.cert_pem})),
+        )
+        .await;
+    dup.error(409, "ResourceAlreadyExistsException");
+    assert_eq!(dup.body["resourceId"], own.facts.id);
     let other = ca.issue_device("sensor-2").unwrap();
     c.call(
         "POST",

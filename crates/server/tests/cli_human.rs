@@ -174,6 +174,13 @@ fn registry_commands_print_json_or_tables_and_exit_meaningfully() {
     ok_json(&run(&data, &["groups", "remove-thing", "floor-1", "cam-1"]));
     let group = ok_json(&run(&data, &["groups", "show", "site"]));
     assert_eq!(group["things"], json!([]));
+    fails(&run(&data, &["groups", "delete", "site"]), 2, "child");
+    ok_json(&run(&data, &["groups", "delete", "floor-1"]));
+    ok_json(&run(&data, &["groups", "delete", "site"]));
+    assert_eq!(
+        ok_json(&run(&data, &["groups", "list"]))["thingGroups"],
+        json!([])
+    );
 
     let help = Command::new(bin()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);

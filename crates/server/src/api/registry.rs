@@ -695,9 +695,15 @@ async fn create_thing(
         attribute_payload: b.attribute_payload,
         billing_group_name: b.billing_group_name,
     };
-    Ok(Json(
-        registry::create_thing(s.store.as_ref(), &s.scope, &req).await?,
-    ))
+    let r = registry::create_thing(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            ApiError::from(e).with_existing(
+                &req.thing_name,
+                registry::thing_arn(&s.scope, &req.thing_name),
+            )
+        })?;
+    Ok(Json(r))
 }
 
 async fn describe_thing(
@@ -833,9 +839,15 @@ async fn create_thing_group(
         thing_group_properties: b.thing_group_properties,
         tags: b.tags,
     };
-    Ok(Json(
-        registry::create_thing_group(s.store.as_ref(), &s.scope, &req).await?,
-    ))
+    let r = registry::create_thing_group(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            ApiError::from(e).with_existing(
+                &req.thing_group_name,
+                registry::thing_group_arn(&s.scope, &req.thing_group_name),
+            )
+        })?;
+    Ok(Json(r))
 }
 
 async fn describe_thing_group(
@@ -972,9 +984,20 @@ async fn register_certificate(
         set_as_active: p.bool("setAsActive"),
         status: b.status,
     };
-    Ok(Json(
-        registry::register_certificate(s.store.as_ref(), &s.scope, &req).await?,
-    ))
+    let r = registry::register_certificate(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            let err = ApiError::from(e);
+            // A duplicate parsed, so its id is known; name it as AWS does.
+            match crate::pki::CertFacts::from_pem(&req.certificate_pem) {
+                Ok(f) => {
+                    let arn = registry::certificate_arn(&s.scope, &f.id);
+                    err.with_existing(&f.id, arn)
+                }
+                Err(_) => err,
+            }
+        })?;
+    Ok(Json(r))
 }
 
 async fn describe_certificate(
@@ -1029,9 +1052,15 @@ async fn create_policy(
         policy_document: b.policy_document,
         tags: b.tags,
     };
-    Ok(Json(
-        registry::create_policy(s.store.as_ref(), &s.scope, &req).await?,
-    ))
+    let r = registry::create_policy(s.store.as_ref(), &s.scope, &req)
+        .await
+        .map_err(|e| {
+            ApiError::from(e).with_existing(
+                &req.policy_name,
+                registry::policy_arn(&s.scope, &req.policy_name),
+            )
+        })?;
+    Ok(Json(r))
 }
 
 async fn get_policy(

@@ -138,6 +138,11 @@ pub(super) enum GroupsCommand {
         /// The group name.
         name: String,
     },
+    /// Delete a group (DeleteThingGroup; refused while it has child groups).
+    Delete {
+        /// The group name.
+        name: String,
+    },
 }
 
 /// A failed command: the message, and its exit status (2: fix the input, 3: not found, 1:
@@ -472,6 +477,10 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
                 ..ThingGroupMembershipRequest::default()
             };
             registry::add_thing_to_thing_group(store, &scope, &req).await?;
+            Ok(json!({}))
+        }
+        GroupsCommand::Delete { name } => {
+            registry::delete_thing_group(store, &name, None).await?;
             Ok(json!({}))
         }
         GroupsCommand::RemoveThing { group, thing } => {
