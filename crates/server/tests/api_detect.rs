@@ -283,6 +283,10 @@ async fn validation_names_the_member_and_never_500s() {
     c.call("GET", "/no-such-operation", None)
         .await
         .error(404, "UnknownOperationException");
+    // A known path with a method it does not serve.
+    c.call("PUT", "/dimensions", None)
+        .await
+        .error(404, "UnknownOperationException");
 }
 
 #[tokio::test]

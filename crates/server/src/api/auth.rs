@@ -36,7 +36,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::{ApiError, ApiState, MAX_BODY, params};
+use super::{ApiError, ApiState, MAX_BODY};
 use crate::store::Store;
 
 /// The only algorithm AWS's services accept from SDKs.
@@ -504,16 +504,33 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let op = match params::op_of(parts.method.as_str(), parts.extensions.get::<MatchedPath>()) {
-        Ok(op) => op,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(e) = state.limiter.check(&caller.access_key_id, op) {
+    // No operation: a known path with a method it does not serve, which the router answers
+    // with UnknownOperationException; there is no budget to take from.
+    let op = super::ops::find(
+        parts.method.as_str(),
+        parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_default(),
+    );
+    if let Some(op) = op
+        && let Err(e) = state.limiter.check(&caller.access_key_id, op)
+    {
         return e.into_response();
     }
+    let key = caller.access_key_id.clone();
     parts.extensions.insert(caller);
-    next.run(Request::from_parts(parts, AxumBody::from(bytes)))
-        .await
+    let resp = next
+        .run(Request::from_parts(parts, AxumBody::from(bytes)))
+        .await;
+    tracing::debug!(
+        operation = op.map_or("-", |o| o.name),
+        key = %key,
+        status = resp.status().as_u16(),
+        "API call"
+    );
+    resp
 }
 
 #[cfg(test)]

@@ -107,6 +107,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(detect::routes())
         .merge(registry::routes())
+        .method_not_allowed_fallback(unknown_operation)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
