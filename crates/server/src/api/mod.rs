@@ -10,11 +10,14 @@
 //!
 //! Each route module exposes `pub(crate) fn routes() -> Router<ApiState>` and is merged in
 //! [`router`] (`.merge(detect::routes())`). A module:
-//! - declares its operations in [`ops::OPS`] (name, method, path, members, TPS class): that
-//!   table names the operation for rate limiting and drives `/openapi.json`;
-//! - takes `State<ApiState>`, [`params::Query`] / `axum::extract::Path<String>` and
-//!   [`Body<T>`] (JSON, `{}` when empty) and returns `Result<Json<T>, ApiError>` (or
-//!   [`empty`] for operations whose response has no members);
+//! - declares its operations in its own `pub(crate) const OPS: &[ops::Op]` (name, method,
+//!   path, members with the model's constraints, errors, TPS class), chained into
+//!   [`ops::all`]: that table checks members before the handler runs, names the operation for
+//!   rate limiting and drives `/openapi.json`, and a unit test compares it with botocore's
+//!   model (`model/iot-subset.json`);
+//! - takes `State<ApiState>`, [`params::Params`] (path and query members, already checked)
+//!   and [`Body<T>`] (JSON, `{}` when empty, top-level members checked) and returns
+//!   `Result<Json<T>, ApiError>` (or [`empty`] for operations whose response has no members);
 //! - never sees authentication or throttling: [`router`] wraps every route in SigV4
 //!   verification and the per-key rate limiter.
 //!
