@@ -15,7 +15,8 @@ if ! command -v python3 >/dev/null; then
   exit 1
 fi
 
-cargo build -p fleetward --bin fleetward
+# Same package selection and features as scripts/test.sh, so its build is reused.
+cargo build --workspace --all-features --bin fleetward
 bin="$(cd "$target/debug" && pwd)/fleetward"
 
 # Reinstall when the pins change; a stamp keeps repeated runs offline and fast.
