@@ -112,7 +112,9 @@ struct BehaviorLabels {
 /// AWS's Detect CloudWatch metrics `Violations`, `ViolationsCleared` and
 /// `ViolationsInvalidated` per (profile, behavior), plus detection's own counters.
 fn register_detection(registry: &mut Registry, d: &DetectionStats) {
-    let families: [(&str, &str, fn(&EventCounts) -> u64); 3] = [
+    /// A counter family: name, help, and which count of a behavior it reports.
+    type CounterFamily = (&'static str, &'static str, fn(&EventCounts) -> u64);
+    let families: [CounterFamily; 3] = [
         ("violations", "Violations raised (in-alarm events)", |c| {
             c.violations
         }),

@@ -15,14 +15,17 @@ use serde_json::Value;
 /// Most remembered creates; past it the memory starts over (a retry then sees the error).
 const CAPACITY: usize = 10_000;
 
+/// (operation, resource name) → (token, the answer).
+type Seen = HashMap<(&'static str, String), (String, Value)>;
+
 /// The tokens of recent creates, by operation and resource name.
 #[derive(Default)]
 pub struct Tokens {
-    seen: Mutex<HashMap<(&'static str, String), (String, Value)>>,
+    seen: Mutex<Seen>,
 }
 
 impl Tokens {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(&'static str, String), (String, Value)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
         match self.seen.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
