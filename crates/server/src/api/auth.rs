@@ -485,6 +485,14 @@ fn invalid_signature(message: impl Into<String>) -> ApiError {
 /// request on with the body restored and the [`Caller`] as an extension.
 pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
+    // A request with no signature at all is refused before its body is read.
+    if !parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION)
+        && query_param(parts.uri.query().unwrap_or_default(), "X-Amz-Signature").is_none()
+    {
+        return missing_token().into_response();
+    }
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
