@@ -252,7 +252,7 @@ async fn main() {
                     shared.late_sends.fetch_add(1, Relaxed);
                 }
                 seq += 1;
-                let ports = if seq % every == 0 {
+                let ports = if seq.is_multiple_of(every) {
                     violations += 1;
                     // Unique per device across 1000 consecutive violations.
                     let n = 2 + violations % 1000;
