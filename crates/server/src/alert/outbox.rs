@@ -188,31 +188,37 @@ impl Outbox {
             .await;
         let done = crate::broker::now_ms();
         let mut delivered = Vec::new();
-        for (n, result) in outcomes.into_iter().flatten() {
-            let alert = &due[n];
-            match result {
-                Ok(()) => delivered.push(alert.id),
-                Err(error) => {
-                    let attempts = u32::try_from(alert.attempts.saturating_add(1)).unwrap_or(1);
+        for group in outcomes {
+            // The first failure sets when the whole rest of its violation is retried, so the
+            // alerts behind it can never overtake it.
+            let mut retry_at: Option<i64> = None;
+            for (n, result) in group {
+                let alert = &due[n];
+                let Err(error) = result else {
+                    delivered.push(alert.id);
+                    continue;
+                };
+                let attempts = u32::try_from(alert.attempts.saturating_add(1)).unwrap_or(1);
+                let next = *retry_at.get_or_insert_with(|| {
                     let delay = backoff(
                         attempts,
                         self.cfg.base_backoff,
                         self.cfg.max_backoff,
                         fastrand::f64(),
                     );
-                    let next = done.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(0));
-                    tracing::warn!(
-                        target: "fleetward::alert",
-                        alert_target = %alert.target,
-                        idempotency_key = %alert.idempotency_key,
-                        attempts,
-                        retry_in_ms = delay.as_millis() as u64,
-                        %error,
-                        "alert delivery failed"
-                    );
-                    if let Err(e) = self.store.mark_alert_failed(alert.id, &error, next).await {
-                        tracing::error!(id = alert.id, error = %e, "recording alert failure failed");
-                    }
+                    done.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(0))
+                });
+                tracing::warn!(
+                    target: "fleetward::alert",
+                    alert_target = %alert.target,
+                    idempotency_key = %alert.idempotency_key,
+                    attempts,
+                    retry_in_ms = next.saturating_sub(done),
+                    %error,
+                    "alert delivery failed"
+                );
+                if let Err(e) = self.store.mark_alert_failed(alert.id, &error, next).await {
+                    tracing::error!(id = alert.id, error = %e, "recording alert failure failed");
                 }
             }
         }
