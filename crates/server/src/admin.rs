@@ -15,7 +15,7 @@ use crate::detect::model::{Behavior, CustomMetricType, Dimension, DimensionType}
 use crate::detect::targets::{Target, TargetError, check_attach_limit};
 use crate::detect::validate::validate_behaviors;
 use crate::store::{
-    self, NewCustomMetric, NewDimension, NewSecurityProfile, Page, PageRequest, Store, StoreError,
+    self, NewCustomMetric, NewDimension, NewSecurityProfile, PageRequest, Store, StoreError,
     ViolationEventFilter,
 };
 
@@ -266,13 +266,14 @@ async fn validation_context(
     std::collections::HashMap<String, Dimension>,
 )> {
     let mut custom = std::collections::HashMap::new();
-    for m in all_pages(|p| async move { store.list_custom_metrics(&p).await }).await? {
+    for m in crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await }).await?
+    {
         if let Some(t) = parse_metric_type(&m.metric_type) {
             custom.insert(m.name, t);
         }
     }
     let mut dims = std::collections::HashMap::new();
-    for d in all_pages(|p| async move { store.list_dimensions(&p).await }).await? {
+    for d in crate::store::all_pages(|p| async move { store.list_dimensions(&p).await }).await? {
         if d.dimension_type == "TOPIC_FILTER" {
             dims.insert(
                 d.name.clone(),
@@ -285,28 +286,6 @@ async fn validation_context(
         }
     }
     Ok((custom, dims))
-}
-
-/// Every item of a paged store listing.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> AdminResult<Vec<T>>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = store::StoreResult<Page<T>>>,
-{
-    let mut items = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = fetch(PageRequest {
-            next_token,
-            max_results: Some(PageRequest::MAX_LIMIT),
-        })
-        .await?;
-        items.extend(page.items);
-        match page.next_token {
-            Some(t) => next_token = Some(t),
-            None => return Ok(items),
-        }
-    }
 }
 
 /// Checks a profile request and turns it into the store's form; every problem is collected.
@@ -691,7 +670,7 @@ pub async fn describe_all_custom_metrics(
     scope: &ArnScope,
 ) -> AdminResult<Vec<CustomMetricDescription>> {
     Ok(
-        all_pages(|p| async move { store.list_custom_metrics(&p).await })
+        crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await })
             .await?
             .into_iter()
             .map(|m| custom_metric_description(scope, m))
@@ -1140,7 +1119,7 @@ async fn all_profiles(
     store: &dyn Store,
 ) -> AdminResult<Vec<(store::SecurityProfile, Vec<Behavior>)>> {
     Ok(
-        all_pages(|p| async move { store.list_security_profiles(&p).await })
+        crate::store::all_pages(|p| async move { store.list_security_profiles(&p).await })
             .await?
             .into_iter()
             .map(|p| {
@@ -1308,7 +1287,7 @@ pub async fn list_security_profiles_for_target(
                 .to_owned();
             let mut frontier = vec![group.clone()];
             while let Some(g) = frontier.pop() {
-                let children = all_pages(|p| {
+                let children = crate::store::all_pages(|p| {
                     let g = g.clone();
                     async move { store.list_groups(Some(&g), &p).await }
                 })
@@ -1623,7 +1602,8 @@ pub async fn create_custom_metric_limited(
     scope: &ArnScope,
     req: &CreateCustomMetricRequest,
 ) -> AdminResult<CreateCustomMetricResponse> {
-    let existing = all_pages(|p| async move { store.list_custom_metrics(&p).await }).await?;
+    let existing =
+        crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await }).await?;
     if existing.len() >= MAX_CUSTOM_METRICS && !existing.iter().any(|m| m.name == req.metric_name) {
         return Err(AdminError::LimitExceeded(format!(
             "at most {MAX_CUSTOM_METRICS} custom metrics"
@@ -1706,7 +1686,8 @@ pub async fn create_dimension_limited(
     scope: &ArnScope,
     req: &CreateDimensionRequest,
 ) -> AdminResult<CreateDimensionResponse> {
-    let existing = all_pages(|p| async move { store.list_dimensions(&p).await }).await?;
+    let existing =
+        crate::store::all_pages(|p| async move { store.list_dimensions(&p).await }).await?;
     if existing.len() >= MAX_DIMENSIONS && !existing.iter().any(|d| d.name == req.name) {
         return Err(AdminError::LimitExceeded(format!(
             "at most {MAX_DIMENSIONS} dimensions"

@@ -33,8 +33,8 @@ use crate::detect::{Behavior, BehaviorState, CustomMetricType, Dimension, compil
 use crate::ingest::ReportSink;
 use crate::ingest::cloud::CloudSink;
 use crate::store::{
-    CloudDatapoint, DetectionOp, NewAlert, NewViolation, PageRequest, Store, StoreResult,
-    StoredBehaviorState, StoredReport, ViolationEvent, ViolationEventType,
+    CloudDatapoint, DetectionOp, NewAlert, NewViolation, Store, StoreResult, StoredBehaviorState,
+    StoredReport, ViolationEvent, ViolationEventType,
 };
 
 /// Reports waiting for detection. Large enough to absorb a full ingest batch several times
@@ -586,7 +586,7 @@ impl DetectionTask {
     /// Re-reads profiles and targets; recompiles changed profiles and removes deleted ones.
     async fn refresh_catalog(&mut self) -> StoreResult<()> {
         let now = crate::broker::now_ms();
-        let profiles = all_pages(|page| {
+        let profiles = crate::store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_security_profiles(&page).await }
         })
@@ -660,7 +660,7 @@ impl DetectionTask {
         HashMap<String, CustomMetricType>,
         HashMap<String, Dimension>,
     )> {
-        let metrics = all_pages(|page| {
+        let metrics = crate::store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_custom_metrics(&page).await }
         })
@@ -673,7 +673,7 @@ impl DetectionTask {
                     .map(|t| (m.name, t))
             })
             .collect();
-        let dims = all_pages(|page| {
+        let dims = crate::store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_dimensions(&page).await }
         })
@@ -1018,26 +1018,4 @@ fn compile_profile(
     };
     compile_behaviors(&parsed, &|m| custom.get(m).copied(), &|d| dimensions.get(d))
         .map_err(|errors| format!("{errors:?}"))
-}
-
-/// Every item of a paged listing.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> StoreResult<Vec<T>>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = StoreResult<crate::store::Page<T>>>,
-{
-    let mut items = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = fetch(PageRequest {
-            next_token,
-            max_results: Some(PageRequest::MAX_LIMIT),
-        })
-        .await?;
-        items.extend(page.items);
-        match page.next_token {
-            Some(t) => next_token = Some(t),
-            None => return Ok(items),
-        }
-    }
 }

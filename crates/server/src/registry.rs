@@ -389,28 +389,6 @@ where
     }
 }
 
-/// Every item of a paged store listing.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> RegistryResult<Vec<T>>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = StoreResult<Page<T>>>,
-{
-    let mut items = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = fetch(PageRequest {
-            next_token,
-            max_results: Some(PageRequest::MAX_LIMIT),
-        })
-        .await?;
-        items.extend(page.items);
-        match page.next_token {
-            Some(t) => next_token = Some(t),
-            None => return Ok(items),
-        }
-    }
-}
-
 /// A key that sorts like `ms` as a string: the i64 mapped order-preservingly onto u64, in
 /// fixed-width hex.
 fn time_key(ms: i64) -> String {
@@ -670,11 +648,13 @@ pub async fn all_things(
     store: &dyn Store,
     scope: &ArnScope,
 ) -> RegistryResult<Vec<ThingAttribute>> {
-    Ok(all_pages(|p| async move { store.list_things(&p).await })
-        .await?
-        .into_iter()
-        .map(|t| thing_attribute(scope, t))
-        .collect())
+    Ok(
+        crate::store::all_pages(|p| async move { store.list_things(&p).await })
+            .await?
+            .into_iter()
+            .map(|t| thing_attribute(scope, t))
+            .collect(),
+    )
 }
 
 /// DeleteThing. A thing that does not exist is already deleted (AWS answers success); one with
@@ -1006,7 +986,8 @@ pub async fn list_thing_groups(
     let parent = req.parent_group.as_deref();
     let p = match parent {
         Some(root) if req.recursive.unwrap_or(false) => {
-            let all = all_pages(|p| async move { store.list_groups(None, &p).await }).await?;
+            let all = crate::store::all_pages(|p| async move { store.list_groups(None, &p).await })
+                .await?;
             let mut inside = vec![root.to_owned()];
             let mut found = Vec::new();
             // Breadth-first over the parent links; `all` is small (operators' groups).
@@ -1046,7 +1027,7 @@ pub async fn list_thing_groups(
 
 /// Every group with its parent, for operators (the CLI's listing).
 pub async fn all_thing_groups(store: &dyn Store) -> RegistryResult<Vec<ThingGroup>> {
-    all_pages(|p| async move { store.list_groups(None, &p).await }).await
+    Ok(crate::store::all_pages(|p| async move { store.list_groups(None, &p).await }).await?)
 }
 
 /// Resolves one side of a membership request: the name, or the ARN's last segment; both
@@ -1616,7 +1597,8 @@ pub async fn list_certificates(
     let page = page_request(req.marker.as_deref(), req.page_size, "pageSize")?;
     let p = if req.ascending_order.unwrap_or(false) {
         // The store pages newest first only; oldest first is paged here.
-        let mut all = all_pages(|p| async move { store.list_certificates(&p).await }).await?;
+        let mut all =
+            crate::store::all_pages(|p| async move { store.list_certificates(&p).await }).await?;
         all.reverse();
         memory_page(
             all,
@@ -1639,7 +1621,7 @@ pub async fn list_certificates(
 
 /// Every certificate, newest first, for operators (the CLI's listing).
 pub async fn all_certificates(store: &dyn Store) -> RegistryResult<Vec<Certificate>> {
-    all_pages(|p| async move { store.list_certificates(&p).await }).await
+    Ok(crate::store::all_pages(|p| async move { store.list_certificates(&p).await }).await?)
 }
 
 /// UpdateCertificate. A REVOKED certificate stays revoked (`CertificateState`); the model's
@@ -1918,7 +1900,7 @@ pub async fn list_policies(
         };
         format!("{t}{}", p.name)
     };
-    let mut all = all_pages(|p| async move { store.list_policies(&p).await }).await?;
+    let mut all = crate::store::all_pages(|p| async move { store.list_policies(&p).await }).await?;
     all.sort_by_key(|p| key(p));
     let list = if ascending {
         "policies-ascending"

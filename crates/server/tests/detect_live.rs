@@ -43,16 +43,7 @@ async fn profile(store: &dyn Store, name: &str, behaviors: Value) {
 }
 
 fn ports_behavior() -> Value {
-    json!([{
-        "name": "few-ports",
-        "metric": "aws:num-listening-tcp-ports",
-        "criteria": {
-            "comparisonOperator": "less-than-equals",
-            "value": {"count": 1},
-            "consecutiveDatapointsToAlarm": 1,
-            "consecutiveDatapointsToClear": 1
-        }
-    }])
+    json!([common::few_ports_behavior()])
 }
 
 fn ports_report(report_id: u64, n: u16) -> Vec<u8> {
@@ -101,6 +92,24 @@ async fn event_kinds(store: &dyn Store, thing: &str) -> Vec<ViolationEventType> 
         .into_iter()
         .map(|e| e.event_type)
         .collect()
+}
+
+/// Waits until `thing` has no active violation, then checks its one alarm was invalidated.
+async fn ends_invalidated(store: &dyn Store, thing: &str) {
+    eventually(|| async {
+        active_behaviors(store, thing)
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        event_kinds(store, thing).await,
+        [
+            ViolationEventType::InAlarm,
+            ViolationEventType::AlarmInvalidated
+        ]
+    );
 }
 
 /// Connects `thing` on the dev listener (client id = thing name) and subscribes to its answers.
@@ -275,20 +284,7 @@ async fn detaching_a_profile_and_deleting_a_thing_invalidate_at_once() {
     // Deleting a registered thing ends its alarms without waiting for a report.
     store.delete_thing("del-2").await.unwrap();
     srv.running.detection.refresher().notify_one();
-    eventually(|| async {
-        active_behaviors(store, "del-2")
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-    assert_eq!(
-        event_kinds(store, "del-2").await,
-        [
-            ViolationEventType::InAlarm,
-            ViolationEventType::AlarmInvalidated
-        ]
-    );
+    ends_invalidated(store, "del-2").await;
     assert_eq!(active_behaviors(store, "del-1").await, ["few-ports"]);
 
     // Detaching the profile ends the remaining alarm the same way.
@@ -297,20 +293,7 @@ async fn detaching_a_profile_and_deleting_a_thing_invalidate_at_once() {
         .await
         .unwrap();
     srv.running.detection.refresher().notify_one();
-    eventually(|| async {
-        active_behaviors(store, "del-1")
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-    assert_eq!(
-        event_kinds(store, "del-1").await,
-        [
-            ViolationEventType::InAlarm,
-            ViolationEventType::AlarmInvalidated
-        ]
-    );
+    ends_invalidated(store, "del-1").await;
 
     // AWS's CloudWatch metrics, per profile and behavior, on /metrics.
     let body = reqwest::get(format!("http://{}/metrics", srv.running.http_addr))
@@ -344,20 +327,7 @@ async fn a_thing_silent_for_two_days_has_its_alarms_invalidated() {
     eventually(|| async { (!active_behaviors(store, "quiet-1").await.is_empty()).then_some(()) })
         .await;
     d.client.disconnect().await.unwrap();
-    eventually(|| async {
-        active_behaviors(store, "quiet-1")
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-    assert_eq!(
-        event_kinds(store, "quiet-1").await,
-        [
-            ViolationEventType::InAlarm,
-            ViolationEventType::AlarmInvalidated
-        ]
-    );
+    ends_invalidated(store, "quiet-1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::admin::{AdminError, AdminResult};
-use crate::store::{AlertTarget, AlertTargetKind, NewAlertTarget, PageRequest, Store};
+use crate::store::{AlertTarget, AlertTargetKind, NewAlertTarget, Store};
 
 /// Longest target name (SNS topic names).
 const MAX_NAME_LEN: usize = 256;
@@ -149,21 +149,9 @@ pub async fn list_alert_targets(
     store: &dyn Store,
     scope: &crate::admin::ArnScope,
 ) -> AdminResult<Vec<AlertTargetView>> {
-    let mut all = Vec::new();
-    let mut next_token = None;
-    loop {
-        let page = store
-            .list_alert_targets(&PageRequest {
-                next_token,
-                max_results: Some(PageRequest::MAX_LIMIT),
-            })
-            .await?;
-        all.extend(page.items.into_iter().map(|t| view(t, scope)));
-        match page.next_token {
-            Some(t) => next_token = Some(t),
-            None => return Ok(all),
-        }
-    }
+    let all =
+        crate::store::all_pages(|p| async move { store.list_alert_targets(&p).await }).await?;
+    Ok(all.into_iter().map(|t| view(t, scope)).collect())
 }
 
 /// Deletes a target. Alerts already in the outbox for it fail and are retried until it is

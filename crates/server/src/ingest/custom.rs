@@ -14,7 +14,7 @@ use fleetward_proto::decode::{Datapoint, Metric, MetricValue};
 use tokio::sync::Notify;
 
 use crate::detect::CustomMetricType;
-use crate::store::{PageRequest, Store, StoreResult};
+use crate::store::{Store, StoreResult};
 
 /// The registered custom metric types, read synchronously on every report and refreshed
 /// from the store in the background.
@@ -34,25 +34,12 @@ impl CustomTypes {
 
     /// Re-reads the registrations.
     pub async fn refresh_from(&self, store: &dyn Store) -> StoreResult<()> {
-        let mut all = HashMap::new();
-        let mut next_token = None;
-        loop {
-            let page = store
-                .list_custom_metrics(&PageRequest {
-                    next_token,
-                    max_results: Some(PageRequest::MAX_LIMIT),
-                })
-                .await?;
-            for m in page.items {
-                if let Some(t) = parse_type(&m.metric_type) {
-                    all.insert(m.name, t);
-                }
-            }
-            match page.next_token {
-                Some(t) => next_token = Some(t),
-                None => break,
-            }
-        }
+        let all: HashMap<String, CustomMetricType> =
+            crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await })
+                .await?
+                .into_iter()
+                .filter_map(|m| parse_type(&m.metric_type).map(|t| (m.name, t)))
+                .collect();
         *self.types.write().unwrap_or_else(PoisonError::into_inner) = all;
         Ok(())
     }

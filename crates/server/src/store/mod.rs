@@ -346,3 +346,26 @@ pub fn is_device_metric(metric: &Metric) -> bool {
         Metric::Custom(_) => true,
     }
 }
+
+/// Every item of a paged listing, fetched [`PageRequest::MAX_LIMIT`] at a time: for callers
+/// that need the whole set (detection's catalog, the CLI's lists), not for API pages.
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> StoreResult<Vec<T>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = fetch(PageRequest {
+            next_token,
+            max_results: Some(PageRequest::MAX_LIMIT),
+        })
+        .await?;
+        items.extend(page.items);
+        match page.next_token {
+            Some(t) => next_token = Some(t),
+            None => return Ok(items),
+        }
+    }
+}

@@ -279,16 +279,7 @@ pub const ALL_THINGS: &str = "arn:aws:iot:us-east-1:000000000000:all/things";
 /// alarm and clear after one datapoint), alerting the target named `alert_target` through an
 /// AWS-style SNS ARN, and attaches it to all things. Returns the behavior, as alerts carry it.
 pub async fn ports_profile(store: &dyn Store, alert_target: &str) -> serde_json::Value {
-    let behavior = serde_json::json!({
-        "name": "few-ports",
-        "metric": "aws:num-listening-tcp-ports",
-        "criteria": {
-            "comparisonOperator": "less-than-equals",
-            "value": {"count": 1},
-            "consecutiveDatapointsToAlarm": 1,
-            "consecutiveDatapointsToClear": 1
-        }
-    });
+    let behavior = few_ports_behavior();
     store
         .create_security_profile(&fleetward::store::NewSecurityProfile {
             name: "ports".into(),
@@ -307,4 +298,19 @@ pub async fn ports_profile(store: &dyn Store, alert_target: &str) -> serde_json:
         .await
         .unwrap();
     behavior
+}
+
+/// The behavior "few-ports": at most one listening TCP port; alarm and clear after one
+/// datapoint.
+pub fn few_ports_behavior() -> serde_json::Value {
+    serde_json::json!({
+        "name": "few-ports",
+        "metric": "aws:num-listening-tcp-ports",
+        "criteria": {
+            "comparisonOperator": "less-than-equals",
+            "value": {"count": 1},
+            "consecutiveDatapointsToAlarm": 1,
+            "consecutiveDatapointsToClear": 1
+        }
+    })
 }
