@@ -139,7 +139,9 @@ pub(super) fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
     }
 }
 
-pub(super) async fn open(dir: &DataDir) -> Result<std::sync::Arc<crate::store::sqlite::SqliteStore>, Failure> {
+pub(super) async fn open(
+    dir: &DataDir,
+) -> Result<std::sync::Arc<crate::store::sqlite::SqliteStore>, Failure> {
     open_data_dir(&dir.data_dir)
         .await
         .map(|(s, _, _)| s)

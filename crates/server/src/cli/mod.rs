@@ -1,11 +1,11 @@
 //! The `fleetward` command line: argument parsing and dispatch to one module per command.
 
 mod admin;
+mod alerts;
 mod demo;
 mod keys;
 mod metrics;
 mod output;
-mod alerts;
 mod registry;
 mod report;
 mod serve;
