@@ -168,6 +168,7 @@ impl DetectionService {
             window_ends: HashMap::new(),
             alert_targets: HashMap::new(),
             ops: Vec::new(),
+            targeting: HashMap::new(),
             cfg,
         };
         (service, task)
@@ -246,6 +247,8 @@ pub struct DetectionTask {
     alert_targets: HashMap<String, Vec<String>>,
     /// Changes of the current step, written by [`DetectionTask::flush`].
     ops: Vec<DetectionOp>,
+    /// The profiles targeting each thing seen since the last change of targeting.
+    targeting: HashMap<String, Vec<String>>,
     store: Arc<dyn Store>,
     detector: Detector,
     /// Stored version of each installed (or refused) profile, to recompile only on change.
@@ -350,7 +353,22 @@ impl DetectionTask {
     }
 
     /// The profiles targeting `thing` now, in attachment order.
+    ///
+    /// Resolved once and cached until the catalog's attachments change, an in-process edit
+    /// pokes the refresher, or the periodic reconcile runs, so a report costs no registry
+    /// reads; edits by another process therefore take effect within
+    /// [`DetectionConfig::reconcile_every`].
     async fn profiles_of(&mut self, thing: &str) -> StoreResult<Vec<String>> {
+        if let Some(cached) = self.targeting.get(thing) {
+            return Ok(cached.clone());
+        }
+        let profiles = self.resolve_profiles(thing).await?;
+        self.targeting.insert(thing.to_string(), profiles.clone());
+        Ok(profiles)
+    }
+
+    /// [`DetectionTask::profiles_of`] read from the store.
+    async fn resolve_profiles(&mut self, thing: &str) -> StoreResult<Vec<String>> {
         let facts = self.thing_facts(thing).await?;
         if facts.registered {
             self.registered.insert(thing.to_string());
@@ -368,6 +386,7 @@ impl DetectionTask {
     /// the registry has its alarms invalidated (`ThingDeleted`), and a profile that no longer
     /// targets a thing (detached, group membership changed) ends that thing's alarms under it.
     async fn reconcile(&mut self) -> StoreResult<()> {
+        self.targeting.clear();
         let now = crate::broker::now_ms();
         let monitored: Vec<(String, Vec<String>)> = self
             .detector
@@ -647,6 +666,9 @@ impl DetectionTask {
             self.alert_targets.remove(&name);
             before.extend(self.detector.keys_where(|k| k.profile == name));
             events.extend(self.detector.remove_profile(&name, now));
+        }
+        if attachments != self.attachments {
+            self.targeting.clear();
         }
         self.attachments = attachments;
         self.persist_drained(&events, before);
