@@ -30,6 +30,9 @@ use super::clock::SimClock;
 use super::scenario::{Attack, FLAPS_PER_TICK, STORM_PUBLISHES_PER_TICK, Scenario};
 use super::seed::{self, purpose};
 
+/// Shortest wait for a CONNACK or SUBACK.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where the devices connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -187,10 +190,16 @@ impl Context {
         )
     }
 
-    /// How long to wait for a CONNACK or an answer.
+    /// How long to wait for an answer: about a tick, the time until the next report.
     fn timeout(&self) -> Duration {
         self.tick
             .clamp(Duration::from_millis(500), Duration::from_secs(10))
+    }
+
+    /// How long to wait for a CONNACK or SUBACK: a whole fleet connecting at once queues TLS
+    /// handshakes, so this does not shrink with the tick.
+    fn connect_timeout(&self) -> Duration {
+        self.tick.max(CONNECT_TIMEOUT)
     }
 
     /// How long a device waits before reconnecting after the broker dropped it.
@@ -324,7 +333,7 @@ impl Link {
             events,
             poll,
         };
-        let connected = tokio::time::timeout(ctx.timeout(), async {
+        let connected = tokio::time::timeout(ctx.connect_timeout(), async {
             matches!(link.events.recv().await, Some(LinkEvent::Connected))
         })
         .await
@@ -339,7 +348,7 @@ impl Link {
             .subscribe_many(topics.map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce)))
             .await
             .is_ok()
-            && tokio::time::timeout(ctx.timeout(), async {
+            && tokio::time::timeout(ctx.connect_timeout(), async {
                 loop {
                     match link.events.recv().await {
                         Some(LinkEvent::SubAck(ok)) => return ok,

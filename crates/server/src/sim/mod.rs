@@ -75,6 +75,18 @@ pub enum SimError {
     /// The ground truth could not be written.
     #[error(transparent)]
     Truth(#[from] truth::TruthError),
+    /// Not one device could connect: the broker is not there, or refuses every certificate.
+    #[error(
+        "no device could connect to {host}:{port} within {secs} s: is the server running there, with this data directory's CA?"
+    )]
+    NoConnection {
+        /// The broker host.
+        host: String,
+        /// The broker port.
+        port: u16,
+        /// How long the devices tried.
+        secs: u64,
+    },
 }
 
 /// What a finished run did.
@@ -97,6 +109,8 @@ pub struct Simulation {
 
 /// How long devices get to connect before the first tick.
 const CONNECT_GRACE: Duration = Duration::from_secs(15);
+/// How long devices get to disconnect when the run ends.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 impl Simulation {
     /// A simulation of `cfg`.
@@ -174,6 +188,18 @@ impl Simulation {
             }
         }
 
+        if n > 0 && self.counters.connected.load(Relaxed) == 0 && !*stop.borrow() {
+            let _ = dev_stop_tx.send(true);
+            for t in &tasks {
+                t.abort();
+            }
+            return Err(SimError::NoConnection {
+                host: cfg.endpoint.host.clone(),
+                port: cfg.endpoint.port,
+                secs: CONNECT_GRACE.as_secs(),
+            });
+        }
+
         let mut interval = tokio::time::interval(cfg.tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut waves: HashMap<u64, Arc<Vec<Attack>>> = HashMap::new();
@@ -225,8 +251,12 @@ impl Simulation {
             }
         }
         let _ = dev_stop_tx.send(true);
-        for t in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        // Devices send DISCONNECT and wait for it briefly; one that hangs is cut off.
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        for mut t in tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                t.abort();
+            }
         }
         Ok(Summary {
             ticks: tick,
