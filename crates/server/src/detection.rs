@@ -511,8 +511,9 @@ impl DetectionTask {
                 continue;
             }
             let names: Vec<&str> = profiles.iter().map(String::as_str).collect();
+            let metrics: Vec<Metric> = groups.iter().map(|g| Metric::Aws(g[0].metric)).collect();
+            let before = self.touched(thing, &names, &metrics);
             let mut events = Vec::new();
-            let mut metrics = Vec::new();
             for group in &groups {
                 let first = group[0];
                 let metric = Metric::Aws(first.metric);
@@ -533,9 +534,8 @@ impl DetectionTask {
                     thing,
                     &mut id_gen,
                 ));
-                metrics.push(metric);
             }
-            let touched = self.touched(thing, &names, &metrics);
+            let touched = changed(before, self.touched(thing, &names, &metrics));
             let at = groups
                 .iter()
                 .flat_map(|g| g.iter().map(|p| p.timestamp))
@@ -752,6 +752,8 @@ impl DetectionTask {
             return Ok(());
         }
         let names: Vec<&str> = profiles.iter().map(String::as_str).collect();
+        let metrics: Vec<Metric> = report.datapoints.iter().map(|d| d.metric.clone()).collect();
+        let before = self.touched(&report.thing, &names, &metrics);
         let mut id_gen = new_violation_id;
         let events = self.detector.on_datapoints(
             &report.thing,
@@ -764,8 +766,7 @@ impl DetectionTask {
             },
             &mut id_gen,
         );
-        let metrics: Vec<Metric> = report.datapoints.iter().map(|d| d.metric.clone()).collect();
-        let touched = self.touched(&report.thing, &names, &metrics);
+        let touched = changed(before, self.touched(&report.thing, &names, &metrics));
         self.persist_outcome(&touched, &events, report.received_at);
         Ok(())
     }
@@ -996,6 +997,20 @@ impl DetectionTask {
             }
         }
     }
+}
+
+/// The states of `after` that differ from `before`: a compliant datapoint of a static
+/// behavior leaves its state as it was, and rewriting it would cost a store write per
+/// behavior per datapoint for nothing.
+fn changed(
+    before: Vec<(StateKey, BehaviorState)>,
+    after: Vec<(StateKey, BehaviorState)>,
+) -> Vec<(StateKey, BehaviorState)> {
+    let before: HashMap<StateKey, BehaviorState> = before.into_iter().collect();
+    after
+        .into_iter()
+        .filter(|(k, s)| before.get(k) != Some(s))
+        .collect()
 }
 
 /// A new violation's id: 32 lowercase hex digits, like AWS's.
