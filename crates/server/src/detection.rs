@@ -283,6 +283,7 @@ impl DetectionTask {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reconcile = Instant::now();
         let mut last_sweep = Instant::now();
+        let mut last_refresh = Instant::now();
         let sweep_every = Duration::from_millis(
             u64::try_from(60_000 / i64::from(self.cfg.time_scale.max(1))).unwrap_or(60_000),
         );
@@ -294,6 +295,7 @@ impl DetectionTask {
                         break;
                     }
                     self.refresh_logged().await;
+                    last_refresh = Instant::now();
                     for report in batch.drain(..) {
                         if let Err(e) = self.on_report(&report).await {
                             tracing::error!(
@@ -305,12 +307,17 @@ impl DetectionTask {
                         }
                     }
                 }
-                n = self.cloud_rx.recv_many(&mut cloud, 64), if cloud_open => {
+                n = self.cloud_rx.recv_many(&mut cloud, MAX_DRAIN), if cloud_open => {
                     if n == 0 {
                         cloud_open = false;
                         continue;
                     }
-                    self.refresh_logged().await;
+                    // Cloud windows close a window's length after their events, so a profile
+                    // edit is seen in time with at most one catalog read per 100 ms here.
+                    if last_refresh.elapsed() >= Duration::from_millis(100) {
+                        self.refresh_logged().await;
+                        last_refresh = Instant::now();
+                    }
                     let points: Vec<CloudDatapoint> = cloud.drain(..).flatten().collect();
                     if let Err(e) = self.on_cloud(&points).await {
                         tracing::error!(error = %e, "detection failed for cloud-side datapoints");
