@@ -739,10 +739,10 @@ impl DetectionTask {
         let mut before = Vec::new();
         let with_state: Vec<String> = self
             .detector
-            .monitored()
-            .get(report.thing.as_str())
-            .map(|ps| ps.iter().map(|p| p.to_string()).collect())
-            .unwrap_or_default();
+            .profiles_with_state(&report.thing)
+            .into_iter()
+            .map(String::from)
+            .collect();
         for profile in with_state.iter().filter(|p| !profiles.contains(p)) {
             before.extend(
                 self.detector

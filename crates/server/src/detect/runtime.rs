@@ -429,6 +429,21 @@ impl Detector {
             .collect()
     }
 
+    /// The profiles `thing` has state under, found by a range scan of the ordered state map
+    /// (keys sort by thing first), so the cost is that thing's states, not the fleet's.
+    pub fn profiles_with_state(&self, thing: &str) -> BTreeSet<&str> {
+        let from = StateKey {
+            thing: thing.to_string(),
+            profile: String::new(),
+            behavior: String::new(),
+        };
+        self.states
+            .range(from..)
+            .take_while(|(k, _)| k.thing == thing)
+            .map(|(k, _)| k.profile.as_str())
+            .collect()
+    }
+
     /// Every thing with at least one state, and the profiles it has state under.
     pub fn monitored(&self) -> BTreeMap<&str, BTreeSet<&str>> {
         let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -888,6 +903,36 @@ mod tests {
         assert!(d.state(&key("t2", "a", "b")).unwrap().in_alarm());
         assert_eq!(d.silent_sweep(now, SILENCE_MS, &|_| None), []);
         assert_eq!(d.states().len(), 2);
+    }
+
+    #[test]
+    fn profiles_with_state_are_found_per_thing() {
+        let behaviors = || {
+            compile(json!([count_behavior(
+                "b",
+                "aws:all-bytes-in",
+                "less-than",
+                100,
+                3
+            )]))
+        };
+        let mut d = Detector::new();
+        d.set_profile("p1", behaviors(), 0);
+        d.set_profile("p2", behaviors(), 0);
+        let bytes = [dp(AwsMetric::AllBytesIn, Mv::Count(5))];
+        let mut ids = Ids(0);
+        // "t" sorts between "s" and "t2": the range scan must stop at its own keys.
+        report(&mut d, &mut ids, "s", &["p1"], 1, &bytes);
+        report(&mut d, &mut ids, "t", &["p1", "p2"], 1, &bytes);
+        report(&mut d, &mut ids, "t2", &["p2"], 1, &bytes);
+        let of = |t: &str| d.profiles_with_state(t).into_iter().collect::<Vec<_>>();
+        assert_eq!(of("t"), ["p1", "p2"]);
+        assert_eq!(of("s"), ["p1"]);
+        assert_eq!(of("t2"), ["p2"]);
+        assert!(of("u").is_empty());
+        for (thing, profiles) in d.monitored() {
+            assert_eq!(d.profiles_with_state(thing), profiles);
+        }
     }
 
     #[test]
