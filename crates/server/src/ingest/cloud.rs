@@ -218,9 +218,15 @@ pub async fn run(
     let mut agg = CloudMetrics::with_window(window_ms);
     let mut tick = tokio::time::interval(flush);
     loop {
+        // Datapoints are written on the tick only: one transaction per `flush` however many
+        // messages flowed, where writing after each event (each message yields a size
+        // datapoint) would cost a commit per message and let the event channel overflow.
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(ev) => agg.record(&ev),
+                Some(ev) => {
+                    agg.record(&ev);
+                    continue;
+                }
                 None => break,
             },
             _ = tick.tick() => agg.roll(crate::broker::now_ms()),
