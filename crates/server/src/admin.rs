@@ -1628,22 +1628,34 @@ pub async fn update_custom_metric(
     Ok(custom_metric_description(scope, m))
 }
 
+/// `InvalidRequest` naming the profiles for which `uses` holds: a custom metric or dimension
+/// a profile refers to cannot be deleted (AWS: remove it from every profile first).
+async fn refuse_if_used(
+    store: &dyn Store,
+    kind: &str,
+    name: &str,
+    uses: fn(&store::SecurityProfile, &[Behavior], &str) -> bool,
+) -> AdminResult<()> {
+    let users: Vec<String> = all_profiles(store)
+        .await?
+        .into_iter()
+        .filter(|(p, b)| uses(p, b, name))
+        .map(|(p, _)| p.name)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(AdminError::invalid(format!(
+        "{kind} '{name}' is used by security profile(s) {}; remove it from them first",
+        users.join(", ")
+    )))
+}
+
 /// DeleteCustomMetric. A metric a security profile still uses cannot go (AWS: remove it from
 /// every profile first); deleting one that does not exist succeeds (no ResourceNotFound in
 /// the model).
 pub async fn delete_custom_metric(store: &dyn Store, name: &str) -> AdminResult<()> {
-    let users: Vec<String> = all_profiles(store)
-        .await?
-        .into_iter()
-        .filter(|(p, b)| profile_uses_metric(p, b, name))
-        .map(|(p, _)| p.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(AdminError::invalid(format!(
-            "custom metric '{name}' is used by security profile(s) {}; remove it from them first",
-            users.join(", ")
-        )));
-    }
+    refuse_if_used(store, "custom metric", name, profile_uses_metric).await?;
     match store.delete_custom_metric(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
@@ -1740,18 +1752,7 @@ pub async fn update_dimension(
 /// DeleteDimension. A dimension a security profile still uses cannot go; deleting one that
 /// does not exist succeeds (no ResourceNotFound in the model).
 pub async fn delete_dimension(store: &dyn Store, name: &str) -> AdminResult<()> {
-    let users: Vec<String> = all_profiles(store)
-        .await?
-        .into_iter()
-        .filter(|(p, b)| profile_uses_dimension(p, b, name))
-        .map(|(p, _)| p.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(AdminError::invalid(format!(
-            "dimension '{name}' is used by security profile(s) {}; remove it from them first",
-            users.join(", ")
-        )));
-    }
+    refuse_if_used(store, "dimension", name, profile_uses_dimension).await?;
     match store.delete_dimension(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
