@@ -794,22 +794,19 @@ impl DetectionTask {
                 last_ms,
             } = &state.status
             {
-                let v = NewViolation {
-                    violation_id: violation_id.clone(),
-                    thing: k.thing.clone(),
-                    profile: k.profile.clone(),
-                    behavior: k.behavior.clone(),
-                    metric: self
-                        .behavior(&k.profile, &k.behavior)
-                        .and_then(|b| b.metric),
-                    behavior_definition: self
-                        .behavior_json(&k.profile, &k.behavior)
-                        .unwrap_or(serde_json::Value::Null),
-                    last_value: serde_json::to_value(last_value).ok(),
-                    started_at: *started_ms,
-                    last_at: *last_ms,
-                };
-                self.ops.push(DetectionOp::UpsertViolation(v));
+                // A violation this step opened is written by its `in-alarm` event below.
+                let opened = events.iter().any(|e| {
+                    e.event_type == DetectType::InAlarm && &e.violation_id == violation_id
+                });
+                if !opened {
+                    let v = self.violation_row(
+                        k,
+                        violation_id,
+                        (*started_ms, *last_ms),
+                        serde_json::to_value(last_value).ok(),
+                    );
+                    self.ops.push(DetectionOp::UpsertViolation(v));
+                }
             }
         }
         for event in events {
@@ -906,26 +903,42 @@ impl DetectionTask {
             .and_then(|b| serde_json::to_value(b).ok())
     }
 
+    /// The active-violation row of state `k`: `times` is (started, last datapoint).
+    fn violation_row(
+        &self,
+        k: &StateKey,
+        violation_id: &str,
+        times: (i64, i64),
+        last_value: Option<serde_json::Value>,
+    ) -> NewViolation {
+        NewViolation {
+            violation_id: violation_id.to_string(),
+            thing: k.thing.clone(),
+            profile: k.profile.clone(),
+            behavior: k.behavior.clone(),
+            metric: self
+                .behavior(&k.profile, &k.behavior)
+                .and_then(|b| b.metric),
+            behavior_definition: self
+                .behavior_json(&k.profile, &k.behavior)
+                .unwrap_or(serde_json::Value::Null),
+            last_value,
+            started_at: times.0,
+            last_at: times.1,
+        }
+    }
+
     /// Records one violation change, logs it and, unless suppressed, its alerts.
     fn persist_event(&mut self, e: &DetectEvent) {
         self.stats.record(e);
         let value = serde_json::to_value(&e.value).ok();
         match e.event_type {
             DetectType::InAlarm => {
-                let definition = self.behavior_json(&e.profile, &e.behavior);
-                self.ops.push(DetectionOp::UpsertViolation(NewViolation {
-                    violation_id: e.violation_id.clone(),
-                    thing: e.thing.clone(),
-                    profile: e.profile.clone(),
-                    behavior: e.behavior.clone(),
-                    metric: self
-                        .behavior(&e.profile, &e.behavior)
-                        .and_then(|b| b.metric),
-                    behavior_definition: definition.clone().unwrap_or(serde_json::Value::Null),
-                    last_value: value.clone(),
-                    started_at: e.at_ms,
-                    last_at: e.at_ms,
-                }));
+                let k = key(&e.thing, &e.profile, &e.behavior);
+                let row =
+                    self.violation_row(&k, &e.violation_id, (e.at_ms, e.at_ms), value.clone());
+                let definition = Some(row.behavior_definition.clone()).filter(|d| !d.is_null());
+                self.ops.push(DetectionOp::UpsertViolation(row));
                 self.ops.push(DetectionOp::InsertEvent(ViolationEvent {
                     violation_id: e.violation_id.clone(),
                     thing: e.thing.clone(),
