@@ -248,10 +248,6 @@ pub trait Store: Send + Sync + 'static {
         ops: &[DetectionOp],
         now_ms: i64,
     ) -> StoreResult<DetectionApplied>;
-    /// Deletes the states of the given (thing, profile, behavior) keys, in one transaction;
-    /// returns how many went. Detection calls it when it stops monitoring a behavior for a
-    /// thing, so a restart cannot bring the dropped state back.
-    async fn delete_behavior_states(&self, keys: &[(String, String, String)]) -> StoreResult<u64>;
 
     // --- violations ---------------------------------------------------------------------
     /// Records a new active violation, or refreshes an active one (its behavior definition,

@@ -1882,19 +1882,6 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn delete_behavior_states(&self, keys: &[(String, String, String)]) -> StoreResult<u64> {
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut n = 0;
-        for (thing, profile, behavior) in keys {
-            n += delete_state_in(&mut tx, thing, profile, behavior).await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(n)
-    }
-
     async fn apply_detection(
         &self,
         ops: &[DetectionOp],
