@@ -16,13 +16,13 @@ pub mod alert;
 pub mod api;
 pub mod broker;
 pub mod cli;
-pub mod detect;
 pub mod detection;
 pub mod http;
-pub mod identity;
 pub mod ingest;
 pub mod pki;
 pub mod registry;
 pub mod server;
 pub mod sim;
 pub mod store;
+
+pub use fleetward_core::{aws, detect, identity};

@@ -7,10 +7,10 @@
 //! outbox ([`message`] builds the AWS Detect SNS body); [`outbox`] delivers them at least once,
 //! with exponential backoff, across restarts; [`sign`] signs webhook bodies.
 
-pub mod message;
 pub mod outbox;
-pub mod sign;
 pub mod targets;
+
+pub use fleetward_core::alert::{message, sign};
 
 pub use message::{alert_target_names, idempotency_key, sns_message};
 pub use outbox::{MqttPublish, Outbox, OutboxConfig};

@@ -14,65 +14,9 @@ pub mod authz;
 pub mod embedded;
 pub mod external;
 
-use std::net::IpAddr;
-
 use tokio::sync::mpsc;
 
-/// Something the broker observed about a device; each feeds one or more cloud-side metrics.
-/// `at` is epoch milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BrokerEvent {
-    /// A connection attempt (`aws:num-connection-attempts`, and on success
-    /// `aws:source-ip-address` and the end of a `aws:disconnect-duration`).
-    Connect {
-        /// The thing, when the credentials identified one (also for refused attempts).
-        thing: Option<String>,
-        /// The source address.
-        ip: Option<IpAddr>,
-        /// Whether the connection was accepted.
-        success: bool,
-        /// When.
-        at: i64,
-    },
-    /// A connection ended (`aws:num-disconnects`, start of `aws:disconnect-duration`).
-    Disconnect {
-        /// The thing.
-        thing: String,
-        /// When.
-        at: i64,
-    },
-    /// A publish or subscribe the policy refused (`aws:num-authorization-failures`).
-    AuthorizationFailure {
-        /// The thing.
-        thing: String,
-        /// The topic or filter refused.
-        topic: String,
-        /// When.
-        at: i64,
-    },
-    /// A message the device published (`aws:num-messages-sent`, `aws:message-byte-size`).
-    MessageFromDevice {
-        /// The thing.
-        thing: String,
-        /// The topic.
-        topic: String,
-        /// Payload bytes.
-        size: usize,
-        /// When.
-        at: i64,
-    },
-    /// A message delivered to the device (`aws:num-messages-received`).
-    MessageToDevice {
-        /// The thing.
-        thing: String,
-        /// The topic.
-        topic: String,
-        /// Payload bytes.
-        size: usize,
-        /// When.
-        at: i64,
-    },
-}
+pub use fleetward_core::ingest::cloud::BrokerEvent;
 
 /// Where the broker sends events. Emitting never blocks the broker: when the consumer falls
 /// behind, events are dropped and counted (metrics must not slow MQTT down).

@@ -1,49 +1,16 @@
-//! Ingest: a report payload in, the answer to publish and the datapoints to keep out.
-//!
-//! The broker hands every report here, and `fleetward report check` calls the same function,
-//! so what a user sees when debugging a payload is exactly what the server would answer.
+//! Ingest at run time: the bounded pipeline from the broker to the store, cloud-side metrics
+//! and the registered custom metric types. The rules themselves (decode and answer, throttle,
+//! cloud-window aggregation, custom type checks) are pure and live in
+//! [`fleetward_core::ingest`].
 
 pub mod cloud;
 pub mod custom;
 mod pipeline;
-mod throttle;
 
+pub use fleetward_core::ingest::{Admission, Last, Outcome, admit, check, throttle};
 pub use pipeline::{IngestError, IngestStats, Pipeline, PipelineConfig, ReportSink};
-pub use throttle::{Admission, Last, admit};
-
-use fleetward_proto::Format;
-use fleetward_proto::answer::Answer;
-use fleetward_proto::decode::{DecodedReport, decode_report};
-
-/// What ingesting one report yields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// The answer document for `…/accepted` or `…/rejected`.
-    pub answer: Answer,
-    /// The normalized report when accepted.
-    pub report: Option<DecodedReport>,
-}
-
-/// Decodes and validates a report `thing` published on a `format` topic at `now_ms`.
-///
-/// Throttling and durable storage come after this step; a report is answered `ACCEPTED` on
-/// the wire only once it is stored.
-pub fn check(payload: &[u8], format: Format, thing: &str, now_ms: u64) -> Outcome {
-    match decode_report(payload, format, thing) {
-        Ok(report) => Outcome {
-            answer: Answer::accepted(thing, report.report_id, now_ms),
-            report: Some(report),
-        },
-        Err(rej) => Outcome {
-            answer: Answer::rejected(thing, rej.report_id, rej.code, &rej.message, now_ms),
-            report: None,
-        },
-    }
-}
 
 /// Milliseconds since the Unix epoch, the unit of answer timestamps.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    u64::try_from(fleetward_core::aws::time::system_now_ms()).unwrap_or(0)
 }

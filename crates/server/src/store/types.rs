@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use fleetward_proto::Format;
-use fleetward_proto::decode::{AwsMetric, Datapoint, MetricValue};
+use fleetward_proto::decode::{Datapoint, MetricValue};
 use serde::{Deserialize, Serialize};
 
 /// A page request: `nextToken` from the previous page (if any) and a size limit.
@@ -205,20 +205,7 @@ pub struct LastReport {
     pub received_at: i64,
 }
 
-/// A cloud-side datapoint, measured by the broker.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CloudDatapoint {
-    /// The thing it is about.
-    pub thing: String,
-    /// Which cloud-side metric.
-    pub metric: AwsMetric,
-    /// When it was measured or, for counts, the start of its 5-minute window (epoch ms).
-    pub timestamp: i64,
-    /// The value (`count` for counts, `number` for sizes and durations, `cidrs` for IPs).
-    pub value: MetricValue,
-    /// The MQTT topic it relates to, so topic-filter dimensions can select it.
-    pub topic: Option<String>,
-}
+pub use fleetward_core::ingest::cloud::CloudDatapoint;
 
 /// One value of ListMetricValues.
 #[derive(Debug, Clone, PartialEq)]

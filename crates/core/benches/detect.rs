@@ -1,12 +1,12 @@
 //! Pure-engine throughput of Rules Detect (issue 5: ≥ 1,000,000 evaluations/s per core for
-//! static count behaviors). Run with `cargo bench -p fleetward --bench detect`.
+//! static count behaviors). Run with `cargo bench -p fleetward-core --bench detect`.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fleetward::detect::engine::{BehaviorState, CompiledBehavior, Input, Verdict, evaluate};
-use fleetward::detect::model::{Behavior, CustomMetricType, Dimension};
+use fleetward_core::detect::engine::{BehaviorState, CompiledBehavior, Input, Verdict, evaluate};
+use fleetward_core::detect::model::{Behavior, CustomMetricType, Dimension};
 use fleetward_proto::decode::MetricValue;
 use serde_json::json;
 

@@ -125,42 +125,7 @@ impl Decision {
 }
 
 /// Builds request ARNs the way AWS IoT names resources, so policies written for AWS match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arns {
-    /// The region segment, e.g. `us-east-1`.
-    pub region: String,
-    /// The account segment, e.g. `123456789012`.
-    pub account: String,
-}
-
-impl Arns {
-    /// ARNs for a deployment that calls itself `region` / `account`.
-    pub fn new(region: impl Into<String>, account: impl Into<String>) -> Self {
-        Arns {
-            region: region.into(),
-            account: account.into(),
-        }
-    }
-
-    fn arn(&self, kind: &str, name: &str) -> String {
-        format!("arn:aws:iot:{}:{}:{kind}/{name}", self.region, self.account)
-    }
-
-    /// The resource of `iot:Connect`.
-    pub fn client(&self, client_id: &str) -> String {
-        self.arn("client", client_id)
-    }
-
-    /// The resource of `iot:Publish` and `iot:Receive`.
-    pub fn topic(&self, topic: &str) -> String {
-        self.arn("topic", topic)
-    }
-
-    /// The resource of `iot:Subscribe`.
-    pub fn topic_filter(&self, filter: &str) -> String {
-        self.arn("topicfilter", filter)
-    }
-}
+pub use crate::aws::ArnScope as Arns;
 
 /// Whether a statement grants or forbids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,400 @@
+//! Cloud-side metrics: broker events folded into AWS's metrics, per thing.
+//!
+//! Counts are aggregated per 5-minute window and emitted when the window closes, stamped with
+//! its start; per-message sizes and source IPs are emitted as they happen. Each datapoint keeps
+//! the topic it relates to where AWS allows a topic-filter dimension, so a count is kept per
+//! (thing, metric, topic). The aggregator is pure: the runner feeds it events and ticks.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use fleetward_proto::decode::{AwsMetric, MetricValue};
+
+/// AWS aggregates cloud-side counts over 5 minutes.
+pub const WINDOW_MS: i64 = 300_000;
+
+/// After a (thing, metric, topic) count was last above zero, windows without any such event
+/// are emitted as a count of 0 for this many windows: a quiet window is a datapoint of 0, which
+/// is what lets an alarm on a count clear. 22 windows cover the longest `durationSeconds`
+/// (3600 s = 12 windows) plus the most `consecutiveDatapointsToClear` (10); after that the
+/// key is forgotten, so memory stays bounded by recent activity.
+pub const ZERO_TAIL_WINDOWS: i64 = 22;
+
+/// Something the broker observed about a device; each feeds one or more cloud-side metrics.
+/// `at` is epoch milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerEvent {
+    /// A connection attempt (`aws:num-connection-attempts`, and on success
+    /// `aws:source-ip-address` and the end of a `aws:disconnect-duration`).
+    Connect {
+        /// The thing, when the credentials identified one (also for refused attempts).
+        thing: Option<String>,
+        /// The source address.
+        ip: Option<IpAddr>,
+        /// Whether the connection was accepted.
+        success: bool,
+        /// When.
+        at: i64,
+    },
+    /// A connection ended (`aws:num-disconnects`, start of `aws:disconnect-duration`).
+    Disconnect {
+        /// The thing.
+        thing: String,
+        /// When.
+        at: i64,
+    },
+    /// A publish or subscribe the policy refused (`aws:num-authorization-failures`).
+    AuthorizationFailure {
+        /// The thing.
+        thing: String,
+        /// The topic or filter refused.
+        topic: String,
+        /// When.
+        at: i64,
+    },
+    /// A message the device published (`aws:num-messages-sent`, `aws:message-byte-size`).
+    MessageFromDevice {
+        /// The thing.
+        thing: String,
+        /// The topic.
+        topic: String,
+        /// Payload bytes.
+        size: usize,
+        /// When.
+        at: i64,
+    },
+    /// A message delivered to the device (`aws:num-messages-received`).
+    MessageToDevice {
+        /// The thing.
+        thing: String,
+        /// The topic.
+        topic: String,
+        /// Payload bytes.
+        size: usize,
+        /// When.
+        at: i64,
+    },
+}
+
+/// A cloud-side datapoint, measured by the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudDatapoint {
+    /// The thing it is about.
+    pub thing: String,
+    /// Which cloud-side metric.
+    pub metric: AwsMetric,
+    /// When it was measured or, for counts, the start of its 5-minute window (epoch ms).
+    pub timestamp: i64,
+    /// The value (`count` for counts, `number` for sizes and durations, `cidrs` for IPs).
+    pub value: MetricValue,
+    /// The MQTT topic it relates to, so topic-filter dimensions can select it.
+    pub topic: Option<String>,
+}
+
+type CountKey = (String, AwsMetric, Option<String>);
+
+/// Folds events into datapoints.
+#[derive(Debug)]
+pub struct CloudMetrics {
+    window_ms: i64,
+    window_start: Option<i64>,
+    counts: HashMap<CountKey, u64>,
+    /// The last window in which each key counted something.
+    recent: HashMap<CountKey, i64>,
+    disconnected_at: HashMap<String, i64>,
+    ready: Vec<CloudDatapoint>,
+}
+
+impl Default for CloudMetrics {
+    fn default() -> Self {
+        CloudMetrics::with_window(WINDOW_MS)
+    }
+}
+
+impl CloudMetrics {
+    /// An aggregator with windows of `window_ms` (AWS uses [`WINDOW_MS`]; shorter windows are
+    /// for demos and tests).
+    pub fn with_window(window_ms: i64) -> Self {
+        CloudMetrics {
+            window_ms: window_ms.max(1),
+            window_start: None,
+            counts: HashMap::new(),
+            recent: HashMap::new(),
+            disconnected_at: HashMap::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    fn window_of(&self, at: i64) -> i64 {
+        at - at.rem_euclid(self.window_ms)
+    }
+
+    /// Records one event. Events must arrive in time order per thing (the broker's order).
+    pub fn record(&mut self, event: &BrokerEvent) {
+        let at = match event {
+            BrokerEvent::Connect { at, .. }
+            | BrokerEvent::Disconnect { at, .. }
+            | BrokerEvent::AuthorizationFailure { at, .. }
+            | BrokerEvent::MessageFromDevice { at, .. }
+            | BrokerEvent::MessageToDevice { at, .. } => *at,
+        };
+        self.roll(at);
+        match event {
+            BrokerEvent::Connect { thing: None, .. } => {}
+            BrokerEvent::Connect {
+                thing: Some(thing),
+                ip,
+                success,
+                at,
+            } => {
+                self.count(thing, AwsMetric::NumConnectionAttempts, None);
+                if *success {
+                    if let Some(ip) = ip {
+                        self.point(
+                            thing,
+                            AwsMetric::SourceIpAddress,
+                            *at,
+                            MetricValue::Cidrs(vec![*ip]),
+                            None,
+                        );
+                    }
+                    if let Some(since) = self.disconnected_at.remove(thing) {
+                        let minutes = u64::try_from((at - since).max(0) / 60_000).unwrap_or(0);
+                        self.point(
+                            thing,
+                            AwsMetric::DisconnectDuration,
+                            *at,
+                            MetricValue::Count(minutes),
+                            None,
+                        );
+                    }
+                }
+            }
+            BrokerEvent::Disconnect { thing, at } => {
+                self.count(thing, AwsMetric::NumDisconnects, None);
+                self.disconnected_at.insert(thing.clone(), *at);
+            }
+            BrokerEvent::AuthorizationFailure { thing, topic, .. } => {
+                self.count(thing, AwsMetric::NumAuthorizationFailures, Some(topic));
+            }
+            BrokerEvent::MessageFromDevice {
+                thing,
+                topic,
+                size,
+                at,
+            } => {
+                self.count(thing, AwsMetric::NumMessagesSent, Some(topic));
+                let size = u64::try_from(*size).unwrap_or(u64::MAX);
+                self.point(
+                    thing,
+                    AwsMetric::MessageByteSize,
+                    *at,
+                    MetricValue::Count(size),
+                    Some(topic),
+                );
+            }
+            BrokerEvent::MessageToDevice { thing, topic, .. } => {
+                self.count(thing, AwsMetric::NumMessagesReceived, Some(topic));
+            }
+        }
+    }
+
+    /// Closes the current window if `now` is past it, turning its counts into datapoints.
+    pub fn roll(&mut self, now: i64) {
+        let current = self.window_of(now);
+        match self.window_start {
+            Some(start) if start < current => {
+                let horizon = start - ZERO_TAIL_WINDOWS * self.window_ms;
+                self.recent.retain(|_, last| *last >= horizon);
+                for (key, last) in &self.recent {
+                    if *last < start && !self.counts.contains_key(key) {
+                        self.ready.push(CloudDatapoint {
+                            thing: key.0.clone(),
+                            metric: key.1,
+                            timestamp: start,
+                            value: MetricValue::Count(0),
+                            topic: key.2.clone(),
+                        });
+                    }
+                }
+                for (key, n) in self.counts.drain() {
+                    self.recent.insert(key.clone(), start);
+                    let (thing, metric, topic) = key;
+                    self.ready.push(CloudDatapoint {
+                        thing,
+                        metric,
+                        timestamp: start,
+                        value: MetricValue::Count(n),
+                        topic,
+                    });
+                }
+                self.window_start = Some(current);
+            }
+            Some(_) => {}
+            None => self.window_start = Some(current),
+        }
+    }
+
+    /// Takes the datapoints ready to store.
+    pub fn take(&mut self) -> Vec<CloudDatapoint> {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn count(&mut self, thing: &str, metric: AwsMetric, topic: Option<&String>) {
+        *self
+            .counts
+            .entry((thing.to_owned(), metric, topic.cloned()))
+            .or_default() += 1;
+    }
+
+    fn point(
+        &mut self,
+        thing: &str,
+        metric: AwsMetric,
+        at: i64,
+        value: MetricValue,
+        topic: Option<&String>,
+    ) {
+        self.ready.push(CloudDatapoint {
+            thing: thing.to_owned(),
+            metric,
+            timestamp: at,
+            value,
+            topic: topic.cloned(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window_of(at: i64) -> i64 {
+        at - at.rem_euclid(WINDOW_MS)
+    }
+
+    fn ev_connect(thing: &str, success: bool, at: i64) -> BrokerEvent {
+        BrokerEvent::Connect {
+            thing: Some(thing.into()),
+            ip: Some("10.0.0.9".parse().unwrap()),
+            success,
+            at,
+        }
+    }
+
+    fn find(points: &[CloudDatapoint], metric: AwsMetric) -> Vec<&CloudDatapoint> {
+        points.iter().filter(|p| p.metric == metric).collect()
+    }
+
+    #[test]
+    fn scripted_sequence_gives_aws_metrics() {
+        let t0 = 1_700_000_100_000; // inside a window
+        let w0 = window_of(t0);
+        let mut m = CloudMetrics::default();
+        m.record(&ev_connect("a", false, t0)); // refused attempt
+        m.record(&ev_connect("a", true, t0 + 1));
+        let topic = "$aws/things/b/defender/metrics/json".to_string();
+        for i in 0..3 {
+            m.record(&BrokerEvent::AuthorizationFailure {
+                thing: "a".into(),
+                topic: topic.clone(),
+                at: t0 + 2 + i,
+            });
+        }
+        m.record(&BrokerEvent::MessageFromDevice {
+            thing: "a".into(),
+            topic: topic.clone(),
+            size: 321,
+            at: t0 + 10,
+        });
+        m.record(&BrokerEvent::Disconnect {
+            thing: "a".into(),
+            at: t0 + 20,
+        });
+        // Reconnect 3 minutes later, in the next window: closes the first.
+        let t1 = t0 + 20 + 180_000 + WINDOW_MS;
+        m.record(&ev_connect("a", true, t1));
+        let points = m.take();
+
+        let attempts = find(&points, AwsMetric::NumConnectionAttempts);
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(
+            (attempts[0].timestamp, &attempts[0].value),
+            (w0, &MetricValue::Count(2))
+        );
+        let fails = find(&points, AwsMetric::NumAuthorizationFailures);
+        assert_eq!(fails[0].value, MetricValue::Count(3));
+        assert_eq!(fails[0].topic.as_deref(), Some(topic.as_str()));
+        assert_eq!(
+            find(&points, AwsMetric::NumDisconnects)[0].value,
+            MetricValue::Count(1)
+        );
+        assert_eq!(
+            find(&points, AwsMetric::NumMessagesSent)[0].value,
+            MetricValue::Count(1)
+        );
+        let size = find(&points, AwsMetric::MessageByteSize);
+        assert_eq!(
+            (size[0].timestamp, &size[0].value),
+            (t0 + 10, &MetricValue::Count(321))
+        );
+        assert_eq!(find(&points, AwsMetric::SourceIpAddress).len(), 2);
+        let dur = find(&points, AwsMetric::DisconnectDuration);
+        assert_eq!(dur.len(), 1);
+        assert_eq!(dur[0].value, MetricValue::Count(8)); // 3 min + one 5-min window
+        // The second window's attempt is still open.
+        m.roll(t1 + WINDOW_MS);
+        let later = m.take();
+        assert_eq!(
+            find(&later, AwsMetric::NumConnectionAttempts)[0].timestamp,
+            window_of(t1)
+        );
+    }
+
+    #[test]
+    fn quiet_windows_count_zero_then_are_forgotten() {
+        let mut m = CloudMetrics::default();
+        let topic = "$aws/things/b/x".to_string();
+        m.record(&BrokerEvent::AuthorizationFailure {
+            thing: "a".into(),
+            topic: topic.clone(),
+            at: 10,
+        });
+        m.roll(WINDOW_MS);
+        let first = m.take();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].value, MetricValue::Count(1));
+        // Every following quiet window is a 0 for the same key, up to the tail.
+        let mut zeros = 0;
+        for w in 2..(ZERO_TAIL_WINDOWS + 10) {
+            m.roll(w * WINDOW_MS);
+            for p in m.take() {
+                assert_eq!(
+                    (p.metric, &p.value, p.topic.as_deref(), p.timestamp),
+                    (
+                        AwsMetric::NumAuthorizationFailures,
+                        &MetricValue::Count(0),
+                        Some(topic.as_str()),
+                        (w - 1) * WINDOW_MS
+                    )
+                );
+                zeros += 1;
+            }
+        }
+        assert_eq!(zeros, ZERO_TAIL_WINDOWS);
+        assert!(m.recent.is_empty());
+    }
+
+    #[test]
+    fn unidentified_attempts_are_not_attributed() {
+        let mut m = CloudMetrics::default();
+        m.record(&BrokerEvent::Connect {
+            thing: None,
+            ip: None,
+            success: false,
+            at: 0,
+        });
+        m.roll(WINDOW_MS);
+        assert!(m.take().is_empty());
+    }
+}
