@@ -11,7 +11,6 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod admin;
 pub mod alert;
 pub mod api;
 pub mod broker;
@@ -19,10 +18,10 @@ pub mod cli;
 pub mod detection;
 pub mod http;
 pub mod ingest;
-pub mod pki;
-pub mod registry;
+pub mod retention;
 pub mod server;
 pub mod sim;
-pub mod store;
 
 pub use fleetward_core::{aws, detect, identity};
+pub use fleetward_service::{detect as admin, pki, registry};
+pub use fleetward_store as store;

@@ -16,6 +16,7 @@ use crate::detection::DetectionService;
 use crate::identity::Arns;
 use crate::ingest::{Pipeline, PipelineConfig, cloud};
 use crate::pki::{Ca, CertFacts};
+use crate::store::prelude::CertificateStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CaCertificate, CertStatus, Store};
 
@@ -212,10 +213,10 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         vec![detection.clone() as Arc<dyn crate::ingest::ReportSink>],
     )
     .await?;
-    crate::store::retention::spawn_retention(
+    crate::retention::spawn_retention(
         store.clone(),
         cfg.retention,
-        crate::store::retention::DEFAULT_PRUNE_EVERY,
+        crate::retention::DEFAULT_PRUNE_EVERY,
     );
 
     let (mut broker, mut external, mut events_tx) = (None, None, None);

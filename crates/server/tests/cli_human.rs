@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use fleetward::store::prelude::*;
 use fleetward::store::sqlite::SqliteStore;
-use fleetward::store::{NewViolation, Store, StoredReport};
+use fleetward::store::{NewViolation, StoredReport};
 use fleetward_proto::Format;
 use fleetward_proto::decode::{AwsMetric, Datapoint, Metric, MetricValue};
 use serde_json::{Value, json};

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Device, Seen};
-use fleetward::store::{PageRequest, Store};
+use fleetward::store::PageRequest;
+use fleetward::store::prelude::*;
 use fleetward_proto::Format;
 use fleetward_proto::answer::{self, Status};
 use fleetward_proto::decode::{AwsMetric, Metric, MetricValue};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fleetward::admin::{AdminError, ArnScope, Paging};
 use fleetward::pki::Ca;
 use fleetward::registry::{self as reg, RegistryError};
-use fleetward::store::Store;
+use fleetward::store::prelude::*;
 use fleetward::store::sqlite::SqliteStore;
 
 struct Env {

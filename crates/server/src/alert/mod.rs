@@ -8,9 +8,9 @@
 //! with exponential backoff, across restarts; [`sign`] signs webhook bodies.
 
 pub mod outbox;
-pub mod targets;
 
 pub use fleetward_core::alert::{message, sign};
+pub use fleetward_service::alerts as targets;
 
 pub use message::{alert_target_names, idempotency_key, sns_message};
 pub use outbox::{MqttPublish, Outbox, OutboxConfig};

@@ -10,7 +10,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::server::open_data_dir;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::store::prelude::KeyStore;
 
 use super::registry::DataDir;
 

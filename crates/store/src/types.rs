@@ -6,37 +6,7 @@ use fleetward_proto::Format;
 use fleetward_proto::decode::{Datapoint, MetricValue};
 use serde::{Deserialize, Serialize};
 
-/// A page request: `nextToken` from the previous page (if any) and a size limit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PageRequest {
-    /// The opaque token a previous page returned.
-    pub next_token: Option<String>,
-    /// Most items to return; implementations cap it (AWS's `maxResults` range is 1–250).
-    pub max_results: Option<u32>,
-}
-
-impl PageRequest {
-    /// Default page size when `max_results` is not given.
-    pub const DEFAULT_LIMIT: u32 = 100;
-    /// Largest page size.
-    pub const MAX_LIMIT: u32 = 250;
-
-    /// The effective limit.
-    pub fn limit(&self) -> u32 {
-        self.max_results
-            .unwrap_or(Self::DEFAULT_LIMIT)
-            .clamp(1, Self::MAX_LIMIT)
-    }
-}
-
-/// One page of results.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// Token for the next page; `None` on the last page.
-    pub next_token: Option<String>,
-}
+pub use fleetward_core::aws::paging::{Page, PageRequest};
 
 /// A thing to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

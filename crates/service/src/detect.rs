@@ -11,13 +11,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::detect::model::{Behavior, CustomMetricType, Dimension, DimensionType};
-use crate::detect::targets::{Target, TargetError, check_attach_limit};
-use crate::detect::validate::validate_behaviors;
 use crate::store::{
     self, NewCustomMetric, NewDimension, NewSecurityProfile, PageRequest, Store, StoreError,
     ViolationEventFilter,
 };
+use fleetward_core::detect::model::{Behavior, CustomMetricType, Dimension, DimensionType};
+use fleetward_core::detect::targets::{Target, TargetError, check_attach_limit};
+use fleetward_core::detect::validate::validate_behaviors;
 
 /// Longest `securityProfileDescription` AWS accepts.
 const MAX_DESCRIPTION: usize = 1000;
@@ -348,7 +348,7 @@ async fn check_profile(
         }
         // MetricToRetain.metricDimension is a MetricDimension: a dimension name and IN/NOT_IN.
         if let Some(d) = m.get("metricDimension")
-            && serde_json::from_value::<crate::detect::model::MetricDimension>(d.clone())
+            && serde_json::from_value::<fleetward_core::detect::model::MetricDimension>(d.clone())
                 .map_err(|e| {
                     errors.push(format!(
                         "additionalMetricsToRetainV2[{i}].metricDimension: {e}"
@@ -1533,7 +1533,7 @@ pub async fn list_metric_values(
     q: &MetricValuesQuery<'_>,
     paging: &Paging,
 ) -> AdminResult<ListMetricValuesResponse> {
-    use crate::detect::model::DimensionOperator;
+    use fleetward_core::detect::model::DimensionOperator;
     use fleetward_proto::decode::{AwsMetric, Metric};
     if q.to_ms < q.from_ms {
         return Err(AdminError::invalid("endTime: must not be before startTime"));
@@ -1579,7 +1579,7 @@ pub async fn list_metric_values(
             .filter(|d| match &dimension {
                 None => true,
                 Some(dim) => d.topic.as_deref().is_some_and(|t| {
-                    crate::detect::topic::dimension_matches(
+                    fleetward_core::detect::topic::dimension_matches(
                         &dim.string_values,
                         operator,
                         t,

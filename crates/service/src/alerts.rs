@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::admin::{AdminError, AdminResult};
+use crate::detect::{AdminError, AdminResult};
 use crate::store::{AlertTarget, AlertTargetKind, NewAlertTarget, Store};
 
 /// Longest target name (SNS topic names).
@@ -51,7 +51,7 @@ pub struct AlertTargetView {
     pub generated_secret: Option<String>,
 }
 
-fn view(t: AlertTarget, scope: &crate::admin::ArnScope) -> AlertTargetView {
+fn view(t: AlertTarget, scope: &crate::detect::ArnScope) -> AlertTargetView {
     AlertTargetView {
         alert_target_arn: format!("arn:aws:sns:{}:{}:{}", scope.region, scope.account, t.name),
         name: t.name,
@@ -84,7 +84,7 @@ pub fn validate(req: &AlertTargetRequest) -> Vec<String> {
     };
     match req.kind {
         AlertTargetKind::Webhook => {
-            match req.url.as_deref().map(reqwest::Url::parse) {
+            match req.url.as_deref().map(url::Url::parse) {
                 None => errors.push("url: required for webhook targets".into()),
                 Some(Err(e)) => errors.push(format!("url: not a URL: {e}")),
                 Some(Ok(u)) if !matches!(u.scheme(), "http" | "https") => {
@@ -121,7 +121,7 @@ pub fn validate(req: &AlertTargetRequest) -> Vec<String> {
 /// Creates a target; a webhook without a secret gets a generated one, returned once.
 pub async fn create_alert_target(
     store: &dyn Store,
-    scope: &crate::admin::ArnScope,
+    scope: &crate::detect::ArnScope,
     req: &AlertTargetRequest,
 ) -> AdminResult<AlertTargetView> {
     let errors = validate(req);
@@ -147,7 +147,7 @@ pub async fn create_alert_target(
 /// Every target, by name.
 pub async fn list_alert_targets(
     store: &dyn Store,
-    scope: &crate::admin::ArnScope,
+    scope: &crate::detect::ArnScope,
 ) -> AdminResult<Vec<AlertTargetView>> {
     let all =
         crate::store::all_pages(|p| async move { store.list_alert_targets(&p).await }).await?;

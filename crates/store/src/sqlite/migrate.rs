@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Row, SqlitePool};
 
 use super::{db, now_ms};
-use crate::store::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult};
 
 struct Migration {
     version: i64,
@@ -22,22 +22,22 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "init",
-        sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
     },
     Migration {
         version: 2,
         name: "detect",
-        sql: include_str!("../../../migrations/sqlite/0002_detect.sql"),
+        sql: include_str!("../../migrations/sqlite/0002_detect.sql"),
     },
     Migration {
         version: 3,
         name: "alerts",
-        sql: include_str!("../../../migrations/sqlite/0003_alerts.sql"),
+        sql: include_str!("../../migrations/sqlite/0003_alerts.sql"),
     },
     Migration {
         version: 4,
         name: "api_keys",
-        sql: include_str!("../../../migrations/sqlite/0004_api_keys.sql"),
+        sql: include_str!("../../migrations/sqlite/0004_api_keys.sql"),
     },
 ];
 

@@ -1,48 +1,21 @@
-//! The SQLite store against the `Store` contract, on real files.
+//! The registry, telemetry and key families: things, groups, certificates, CAs, policies,
+//! reports, datapoints and metric values.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use fleetward::store::retention::spawn_retention;
-use fleetward::store::sqlite::SqliteStore;
-use fleetward::store::{
-    CaCertificate, CertStatus, Certificate, CloudDatapoint, LastReport, MetricDatum, NewPolicy,
-    NewThing, NewThingGroup, PageRequest, Store, StoreError, StoredReport,
-};
 use fleetward_proto::Format;
 use fleetward_proto::decode::{AwsMetric, Datapoint, Metric, MetricValue};
-use tempfile::TempDir;
+use fleetward_store::{
+    CaCertificate, CertStatus, Certificate, CloudDatapoint, LastReport, MetricDatum, NewPolicy,
+    NewThing, NewThingGroup, PageRequest, StoreError, StoredReport,
+};
 
-struct Fixture {
-    dir: TempDir,
-    store: SqliteStore,
-}
+use fleetward_store::prelude::*;
 
-impl Fixture {
-    async fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("fleetward.db"))
-            .await
-            .unwrap();
-        Fixture { dir, store }
-    }
+use super::{Backend, all_pages, hex_of, is_not_found, page};
 
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("fleetward.db")
-    }
-}
-
-fn page(max: u32, token: Option<String>) -> PageRequest {
-    PageRequest {
-        next_token: token,
-        max_results: Some(max),
-    }
-}
-
-fn thing(name: &str) -> NewThing {
+pub(crate) fn thing(name: &str) -> NewThing {
     NewThing {
         name: name.into(),
         attributes: BTreeMap::new(),
@@ -70,7 +43,12 @@ fn cert(id: &str, subject: &str, serial: &str, created_at: i64) -> Certificate {
     }
 }
 
-fn report(thing: &str, report_id: u64, received_at: i64, dps: Vec<Datapoint>) -> StoredReport {
+pub(crate) fn report(
+    thing: &str,
+    report_id: u64,
+    received_at: i64,
+    dps: Vec<Datapoint>,
+) -> StoredReport {
     StoredReport {
         thing: thing.into(),
         report_id,
@@ -81,49 +59,30 @@ fn report(thing: &str, report_id: u64, received_at: i64, dps: Vec<Datapoint>) ->
     }
 }
 
-fn dp(metric: AwsMetric, value: MetricValue) -> Datapoint {
+pub(crate) fn dp(metric: AwsMetric, value: MetricValue) -> Datapoint {
     Datapoint {
         metric: Metric::Aws(metric),
         value,
     }
 }
 
-fn custom(name: &str, value: MetricValue) -> Datapoint {
+pub(crate) fn custom(name: &str, value: MetricValue) -> Datapoint {
     Datapoint {
         metric: Metric::Custom(name.into()),
         value,
     }
 }
 
-fn is_not_found(e: &StoreError, want_kind: &str, want_name: &str) -> bool {
-    matches!(e, StoreError::NotFound { kind, name } if *kind == want_kind && name == want_name)
-}
-
-/// Pages through `fetch` with page size `max`, returning each page's items.
-async fn all_pages<T, F, Fut>(max: u32, mut fetch: F) -> Vec<Vec<T>>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: Future<Output = Result<fleetward::store::Page<T>, StoreError>>,
-{
-    let mut pages = Vec::new();
-    let mut token = None;
-    loop {
-        let p = fetch(page(max, token)).await.unwrap();
-        pages.push(p.items);
-        match p.next_token {
-            Some(t) => token = Some(t),
-            None => return pages,
-        }
-        assert!(pages.len() < 1000, "paging does not terminate");
+fn policy(name: &str) -> NewPolicy {
+    NewPolicy {
+        name: name.into(),
+        document: format!(r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{name}"}}]}}"#),
     }
 }
 
-// --- things ----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn things_create_get_list_delete() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn things_create_get_list_delete<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let mut attrs = BTreeMap::new();
     attrs.insert("site".to_owned(), "berlin".to_owned());
     let t = s
@@ -156,10 +115,9 @@ async fn things_create_get_list_delete() {
     assert!(is_not_found(&e, "thing", "sensor-1"), "{e:?}");
 }
 
-#[tokio::test]
-async fn deleting_a_thing_removes_its_memberships_and_principals() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn deleting_a_thing_removes_its_memberships_and_principals<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     s.create_thing(&thing("t1")).await.unwrap();
     s.create_group(&group("g", None)).await.unwrap();
     s.add_thing_to_group("g", "t1").await.unwrap();
@@ -182,10 +140,9 @@ async fn deleting_a_thing_removes_its_memberships_and_principals() {
     assert!(s.thing_principals("t1").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn things_page_three_times_and_reject_bad_tokens() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn things_page_three_times_and_reject_bad_tokens<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     // Inserted out of order: pages come back in name order regardless.
     for name in ["t5", "t1", "t7", "t3", "t2", "t6", "t4"] {
         s.create_thing(&thing(name)).await.unwrap();
@@ -228,16 +185,9 @@ async fn things_page_three_times_and_reject_bad_tokens() {
     assert!(matches!(e, StoreError::InvalidToken), "{e:?}");
 }
 
-fn hex_of(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-// --- groups ----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn groups_nest_and_guard_their_tree() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn groups_nest_and_guard_their_tree<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
 
     let e = s
         .create_group(&group("orphan", Some("missing")))
@@ -296,10 +246,9 @@ async fn groups_nest_and_guard_their_tree() {
     s.delete_group("eu").await.unwrap();
 }
 
-#[tokio::test]
-async fn group_membership_direct_and_recursive() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn group_membership_direct_and_recursive<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     s.create_group(&group("root", None)).await.unwrap();
     s.create_group(&group("eu", Some("root"))).await.unwrap();
     s.create_group(&group("berlin", Some("eu"))).await.unwrap();
@@ -362,12 +311,9 @@ async fn group_membership_direct_and_recursive() {
     assert!(s.groups_of_thing("e").await.unwrap().is_empty());
 }
 
-// --- certificates, CAs -----------------------------------------------------------------
-
-#[tokio::test]
-async fn certificates_are_unique_by_id_and_by_subject_serial() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn certificates_are_unique_by_id_and_by_subject_serial<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let c = cert("c1", "CN=dev1", "1a", 10);
     s.insert_certificate(&c).await.unwrap();
 
@@ -428,10 +374,9 @@ async fn certificates_are_unique_by_id_and_by_subject_serial() {
     assert!(is_not_found(&e, "certificate", "zz"), "{e:?}");
 }
 
-#[tokio::test]
-async fn certificates_list_newest_first_across_pages() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn certificates_list_newest_first_across_pages<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     // Two share a creation time: the id breaks the tie so no page repeats or skips one.
     for (id, at) in [("a", 1), ("b", 3), ("c", 2), ("d", 3), ("e", 5)] {
         s.insert_certificate(&cert(id, &format!("CN={id}"), "1", at))
@@ -451,10 +396,9 @@ async fn certificates_list_newest_first_across_pages() {
     assert!(matches!(e, StoreError::InvalidToken), "{e:?}");
 }
 
-#[tokio::test]
-async fn principals_attach_only_to_existing_things_and_certificates() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn principals_attach_only_to_existing_things_and_certificates<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     s.create_thing(&thing("t1")).await.unwrap();
     s.create_thing(&thing("t2")).await.unwrap();
     s.insert_certificate(&cert("c1", "CN=x", "1", 1))
@@ -483,10 +427,9 @@ async fn principals_attach_only_to_existing_things_and_certificates() {
     assert!(is_not_found(&e, "certificate", "missing"), "{e:?}");
 }
 
-#[tokio::test]
-async fn cas_insert_and_list() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn cas_insert_and_list<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let ca = |id: &str, at| CaCertificate {
         id: id.into(),
         pem: "pem".into(),
@@ -506,19 +449,9 @@ async fn cas_insert_and_list() {
     );
 }
 
-// --- policies --------------------------------------------------------------------------
-
-fn policy(name: &str) -> NewPolicy {
-    NewPolicy {
-        name: name.into(),
-        document: format!(r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{name}"}}]}}"#),
-    }
-}
-
-#[tokio::test]
-async fn policies_create_list_attach() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn policies_create_list_attach<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let p = s.create_policy(&policy("allow-defender")).await.unwrap();
     assert_eq!(p.version, "1");
     assert_eq!(p.document, policy("allow-defender").document);
@@ -567,12 +500,9 @@ async fn policies_create_list_attach() {
     assert!(is_not_found(&e, "certificate", "zz"), "{e:?}");
 }
 
-// --- reports ---------------------------------------------------------------------------
-
-#[tokio::test]
-async fn duplicate_reports_are_skipped() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn duplicate_reports_are_skipped<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let dps = vec![dp(AwsMetric::AllBytesIn, MetricValue::Count(1))];
     assert_eq!(s.insert_reports(&[]).await.unwrap(), 0);
     let n = s
@@ -610,10 +540,9 @@ async fn duplicate_reports_are_skipped() {
     assert_eq!(times, [1000, 2000, 3000]);
 }
 
-#[tokio::test]
-async fn last_reports_gives_the_newest_per_thing() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn last_reports_gives_the_newest_per_thing<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     assert!(s.last_reports().await.unwrap().is_empty());
     s.insert_reports(&[
         report("a", 1, 100, vec![]),
@@ -662,12 +591,9 @@ async fn last_reports_gives_the_newest_per_thing() {
     );
 }
 
-// --- metric values ---------------------------------------------------------------------
-
-#[tokio::test]
-async fn device_metric_values_by_range_with_paging() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn device_metric_values_by_range_with_paging<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let metric = Metric::Aws(AwsMetric::ListeningTcpPorts);
     let mut reports = Vec::new();
     for i in 0..10u64 {
@@ -726,12 +652,11 @@ async fn device_metric_values_by_range_with_paging() {
     assert!(matches!(e, StoreError::InvalidToken), "{e:?}");
 }
 
-#[tokio::test]
-async fn sparse_metric_scan_spans_many_reports() {
+pub async fn sparse_metric_scan_spans_many_reports<B: Backend>() {
     // More reports than one scan chunk, with the metric in few of them: paging must carry the
     // scan position, not just the last value's.
-    let f = Fixture::new().await;
-    let s = &f.store;
+    let f = B::open().await;
+    let s = f.store();
     let reports: Vec<_> = (0..1500u64)
         .map(|i| {
             let mut dps = vec![dp(AwsMetric::AllPacketsIn, MetricValue::Count(i))];
@@ -763,10 +688,9 @@ async fn sparse_metric_scan_spans_many_reports() {
     assert_eq!(all, want);
 }
 
-#[tokio::test]
-async fn cloud_metric_values_by_range_with_paging() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn cloud_metric_values_by_range_with_paging<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let metric = Metric::Aws(AwsMetric::MessageByteSize);
     let mut points = Vec::new();
     for i in 0..6i64 {
@@ -885,12 +809,9 @@ async fn cloud_metric_values_by_range_with_paging() {
     assert!(matches!(e, StoreError::InvalidToken), "{e:?}");
 }
 
-// --- retention -------------------------------------------------------------------------
-
-#[tokio::test]
-async fn prune_deletes_reports_and_cloud_datapoints_before_the_cutoff() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn prune_deletes_reports_and_cloud_datapoints_before_the_cutoff<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let reports: Vec<_> = (0..20u64)
         .map(|i| {
             report(
@@ -939,190 +860,4 @@ async fn prune_deletes_reports_and_cloud_datapoints_before_the_cutoff() {
             .unwrap(),
         1
     );
-}
-
-#[tokio::test]
-async fn background_retention_prunes_old_data() {
-    let f = Fixture::new().await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let day = 24 * 3600 * 1000;
-    f.store
-        .insert_reports(&[
-            report("t", 1, now - 20 * day, vec![]),
-            report("t", 2, now - day, vec![]),
-        ])
-        .await
-        .unwrap();
-    let store: Arc<dyn Store> = Arc::new(f.store.clone());
-    let task = spawn_retention(
-        store,
-        Duration::from_secs(14 * 24 * 3600),
-        Duration::from_millis(20),
-    );
-    // Bounded wait so a broken task fails the test instead of hanging it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while f.store.count_reports().await.unwrap() != 1 {
-        assert!(Instant::now() < deadline, "retention never pruned");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    task.abort();
-    assert_eq!(f.store.last_reports().await.unwrap()[0].report_id, 2);
-}
-
-// --- durability and migrations ---------------------------------------------------------
-
-#[tokio::test]
-async fn data_survives_reopening_and_migrations_are_idempotent() {
-    let f = Fixture::new().await;
-    assert_all_migrations(&f.store.schema_versions().await.unwrap());
-    f.store.create_thing(&thing("t1")).await.unwrap();
-    f.store
-        .insert_reports(&[report(
-            "t1",
-            42,
-            1234,
-            vec![custom("c", MetricValue::Strings(vec!["x".into()]))],
-        )])
-        .await
-        .unwrap();
-    let path = f.path();
-    // Dropped without close: the acknowledged write must already be on disk.
-    drop(f.store);
-
-    for _ in 0..2 {
-        let s = SqliteStore::open(&path).await.unwrap();
-        assert_all_migrations(&s.schema_versions().await.unwrap());
-        assert!(s.get_thing("t1").await.unwrap().is_some());
-        assert_eq!(s.count_reports().await.unwrap(), 1);
-        let v = s
-            .metric_values(
-                "t1",
-                &Metric::Custom("c".into()),
-                0,
-                2000,
-                &PageRequest::default(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(v.items[0].value, MetricValue::Strings(vec!["x".into()]));
-        // Still deduplicated after reopening.
-        assert_eq!(
-            s.insert_reports(&[report("t1", 42, 5000, vec![])])
-                .await
-                .unwrap(),
-            0
-        );
-        s.close().await;
-    }
-    drop(f.dir);
-}
-
-#[tokio::test]
-async fn opening_creates_the_file_and_refuses_a_non_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("new.db");
-    assert!(!path.exists());
-    let s = SqliteStore::open(&path).await.unwrap();
-    assert!(path.exists());
-    s.close().await;
-
-    let junk = dir.path().join("junk.db");
-    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
-    let e = SqliteStore::open(&junk).await.unwrap_err();
-    assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
-}
-
-#[tokio::test]
-async fn in_memory_store_works() {
-    let s = SqliteStore::open_in_memory().await.unwrap();
-    s.create_thing(&thing("t")).await.unwrap();
-    s.insert_reports(&[report("t", 1, 1, vec![])])
-        .await
-        .unwrap();
-    assert_eq!(s.count_reports().await.unwrap(), 1);
-    assert_all_migrations(&s.schema_versions().await.unwrap());
-}
-
-// --- throughput ------------------------------------------------------------------------
-
-/// Inserts 20,000 realistic reports in batches of 250 and prints the rate. It asserts only
-/// that every report was stored; the number is for the benchmark log, not a pass mark.
-/// `cargo test --release -p fleetward --test store_sqlite -- --nocapture insert_throughput`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn insert_throughput() {
-    let f = Fixture::new().await;
-    let total = 20_000u64;
-    let batch = 250u64;
-    let things = 1_000u64;
-    let now = 1_700_000_000_000i64;
-    let dps = |i: u64| {
-        vec![
-            dp(AwsMetric::NumListeningTcpPorts, MetricValue::Count(3)),
-            dp(
-                AwsMetric::ListeningTcpPorts,
-                MetricValue::Ports(vec![22, 80, 443]),
-            ),
-            dp(AwsMetric::NumListeningUdpPorts, MetricValue::Count(1)),
-            dp(AwsMetric::ListeningUdpPorts, MetricValue::Ports(vec![5353])),
-            dp(AwsMetric::AllBytesIn, MetricValue::Count(10_000 + i)),
-            dp(AwsMetric::AllBytesOut, MetricValue::Count(20_000 + i)),
-            dp(AwsMetric::AllPacketsIn, MetricValue::Count(100 + i)),
-            dp(AwsMetric::AllPacketsOut, MetricValue::Count(200 + i)),
-            dp(
-                AwsMetric::NumEstablishedTcpConnections,
-                MetricValue::Count(2),
-            ),
-            dp(
-                AwsMetric::DestinationIpAddresses,
-                MetricValue::Cidrs(vec![
-                    "192.0.2.1".parse().unwrap(),
-                    "2001:db8::1".parse().unwrap(),
-                ]),
-            ),
-        ]
-    };
-    let batches: Vec<Vec<StoredReport>> = (0..total / batch)
-        .map(|b| {
-            (0..batch)
-                .map(|k| {
-                    let i = b * batch + k;
-                    report(
-                        &format!("thing-{:04}", i % things),
-                        i / things,
-                        now + i as i64,
-                        dps(i),
-                    )
-                })
-                .collect()
-        })
-        .collect();
-    let start = Instant::now();
-    let mut stored = 0;
-    for b in &batches {
-        stored += f.store.insert_reports(b).await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(stored as u64, total);
-    assert_eq!(f.store.count_reports().await.unwrap(), total);
-    println!(
-        "insert_throughput: {total} reports in batches of {batch}: {secs:.3} s, {:.0} reports/s",
-        total as f64 / secs
-    );
-}
-
-/// Every migration the binary ships is applied exactly once, in order (1, 2, …), and none is
-/// missing; new migrations do not need this test changed.
-fn assert_all_migrations(versions: &[i64]) {
-    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
-        .expect("migrations dir")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
-        })
-        .count();
-    let want: Vec<i64> = (1..=i64::try_from(shipped).unwrap()).collect();
-    assert_eq!(versions, want.as_slice());
 }

@@ -25,13 +25,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::admin::{AdminError, ArnScope, Paging};
-use crate::identity::PolicyDocument;
+use crate::detect::{AdminError, ArnScope, Paging};
 use crate::pki::{Ca, CertFacts, verify_issued_by};
 use crate::store::{
     CaCertificate, CertStatus, Certificate, NewPolicy, NewThing, NewThingGroup, Page, PageRequest,
     Policy, Store, StoreError, StoreResult, Thing, ThingGroup,
 };
+use fleetward_core::identity::PolicyDocument;
 
 /// Most attributes a thing without a thing type may have (AWS's registry quota; Fleetward has
 /// no thing types).
@@ -1364,7 +1364,7 @@ fn certificate_row(
         subject: facts.subject.clone(),
         serial: facts.serial.clone(),
         not_after: facts.not_after,
-        created_at: crate::broker::now_ms(),
+        created_at: fleetward_core::aws::time::system_now_ms(),
     }
 }
 
@@ -1517,7 +1517,7 @@ pub async fn register_certificate(
             "certificatePem: a CA certificate cannot be registered as a device certificate".into(),
         ));
     }
-    let now = crate::broker::now_ms();
+    let now = fleetward_core::aws::time::system_now_ms();
     if now < facts.not_before || now > facts.not_after {
         return Err(RegistryError::CertificateValidation(
             "certificatePem: the certificate is not within its validity period".into(),

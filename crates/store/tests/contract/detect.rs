@@ -1,82 +1,26 @@
-//! The SQLite store's Rules Detect persistence: custom metrics, dimensions, security profiles
-//! and their targets, behavior states, violations and violation events.
+//! The detection families: custom metrics, dimensions, security profiles and their targets,
+//! behavior states, the atomic detection step, violations and violation events.
 
-use fleetward::store::sqlite::SqliteStore;
-use fleetward::store::{
-    NewCustomMetric, NewDimension, NewSecurityProfile, NewViolation, Page, PageRequest, Store,
-    StoreError, StoredBehaviorState, VerificationState, ViolationEvent, ViolationEventFilter,
+use fleetward_store::{
+    NewCustomMetric, NewDimension, NewSecurityProfile, NewViolation, PageRequest, StoreError,
+    StoredBehaviorState, VerificationState, ViolationEvent, ViolationEventFilter,
     ViolationEventType,
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
-use tempfile::TempDir;
 
-struct Fixture {
-    dir: TempDir,
-    store: SqliteStore,
-}
+use fleetward_store::prelude::*;
 
-impl Fixture {
-    async fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("fleetward.db"))
-            .await
-            .unwrap();
-        Fixture { dir, store }
-    }
-
-    async fn reopen(self) -> Fixture {
-        let Fixture { dir, store } = self;
-        store.close().await;
-        let store = SqliteStore::open(&dir.path().join("fleetward.db"))
-            .await
-            .unwrap();
-        Fixture { dir, store }
-    }
-}
-
-fn page(max: u32, token: Option<String>) -> PageRequest {
-    PageRequest {
-        next_token: token,
-        max_results: Some(max),
-    }
-}
+use super::{Backend, all_pages, hex_of, is_not_found, page};
 
 fn garbled() -> PageRequest {
     page(10, Some("not-a-token".into()))
-}
-
-fn is_not_found(e: &StoreError, want_kind: &str, want_name: &str) -> bool {
-    matches!(e, StoreError::NotFound { kind, name } if *kind == want_kind && name == want_name)
 }
 
 fn is_already_exists(e: &StoreError, want_kind: &str, want_name: &str) -> bool {
     matches!(e, StoreError::AlreadyExists { kind, name } if *kind == want_kind && name == want_name)
 }
 
-/// Every page of a listing, fetched `max` at a time; asserts the last page has no token.
-async fn all_pages<T, F, Fut>(max: u32, mut fetch: F) -> Vec<Vec<T>>
-where
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
-{
-    let mut pages = Vec::new();
-    let mut token = None;
-    loop {
-        let p = fetch(page(max, token)).await.unwrap();
-        assert!(p.items.len() <= max as usize);
-        pages.push(p.items);
-        match p.next_token {
-            Some(t) => token = Some(t),
-            None => return pages,
-        }
-        assert!(pages.len() < 100, "paging does not terminate");
-    }
-}
-
-fn metric(name: &str) -> NewCustomMetric {
+pub(crate) fn metric(name: &str) -> NewCustomMetric {
     NewCustomMetric {
         name: name.into(),
         display_name: Some(format!("The {name}")),
@@ -92,7 +36,7 @@ fn dimension(name: &str, values: &[&str]) -> NewDimension {
     }
 }
 
-fn profile(name: &str, threshold: i64) -> NewSecurityProfile {
+pub(crate) fn profile(name: &str, threshold: i64) -> NewSecurityProfile {
     NewSecurityProfile {
         name: name.into(),
         description: Some(format!("the {name} profile")),
@@ -116,7 +60,7 @@ fn state(thing: &str, profile: &str, behavior: &str, n: i64) -> StoredBehaviorSt
     }
 }
 
-fn vid(n: u32) -> String {
+pub(crate) fn vid(n: u32) -> String {
     format!("{n:032x}")
 }
 
@@ -149,85 +93,9 @@ fn event(id: u32, thing: &str, profile: &str, t: ViolationEventType, at: i64) ->
     }
 }
 
-// --- migrations --------------------------------------------------------------------------
-
-#[tokio::test]
-async fn both_migrations_apply_on_a_fresh_database_and_on_reopen() {
-    let f = Fixture::new().await;
-    assert_eq!(f.store.schema_versions().await.unwrap(), [1, 2, 3, 4]);
-    let f = f.reopen().await;
-    assert_eq!(f.store.schema_versions().await.unwrap(), [1, 2, 3, 4]);
-    f.store.close().await;
-
-    let mem = SqliteStore::open_in_memory().await.unwrap();
-    assert_eq!(mem.schema_versions().await.unwrap(), [1, 2, 3, 4]);
-    // Version 1's tables still work beside version 2's.
-    mem.create_custom_metric(&metric("m")).await.unwrap();
-    assert_eq!(mem.count_reports().await.unwrap(), 0);
-}
-
-#[tokio::test]
-async fn a_version_1_database_is_upgraded_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    // Build the database exactly as a version-1 build left it, with a version-1 event in it.
-    {
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true);
-        let mut c = SqliteConnection::connect_with(&options).await.unwrap();
-        let v1 = include_str!("../migrations/sqlite/0001_init.sql");
-        sqlx::raw_sql(
-            "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY,
-             name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-        sqlx::raw_sql(v1).execute(&mut c).await.unwrap();
-        sqlx::query("INSERT INTO schema_migrations VALUES (1, 'init', $1, 0)")
-            .bind(hex::encode(Sha256::digest(v1.as_bytes())))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO violation_events (violation_id, thing, security_profile, behavior,
-             event_type, event_time) VALUES ($1, 't', 'sp', 'msgs', 'in-alarm', 5)",
-        )
-        .bind(vid(1))
-        .execute(&mut c)
-        .await
-        .unwrap();
-        c.close().await.unwrap();
-    }
-
-    let s = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(s.schema_versions().await.unwrap(), [1, 2, 3, 4]);
-    let events = s
-        .list_violation_events(
-            &ViolationEventFilter {
-                from_ms: 0,
-                to_ms: 10,
-                ..Default::default()
-            },
-            &PageRequest::default(),
-        )
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].behavior_definition, None);
-    assert_eq!(events[0].event_type, ViolationEventType::InAlarm);
-    s.create_security_profile(&profile("sp", 1)).await.unwrap();
-    s.close().await;
-}
-
-// --- custom metrics ------------------------------------------------------------------------
-
-#[tokio::test]
-async fn custom_metrics_create_get_update_delete() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn custom_metrics_create_get_update_delete<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let m = s.create_custom_metric(&metric("temp")).await.unwrap();
     assert_eq!(m.name, "temp");
     assert_eq!(m.display_name.as_deref(), Some("The temp"));
@@ -258,10 +126,9 @@ async fn custom_metrics_create_get_update_delete() {
     assert!(is_not_found(&e, "custom metric", "temp"), "{e:?}");
 }
 
-#[tokio::test]
-async fn custom_metrics_page_and_reject_bad_tokens() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn custom_metrics_page_and_reject_bad_tokens<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     for i in 0..7 {
         s.create_custom_metric(&metric(&format!("m{i}")))
             .await
@@ -285,12 +152,9 @@ async fn custom_metrics_page_and_reject_bad_tokens() {
     ));
 }
 
-// --- dimensions ----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn dimensions_create_get_list_update_delete() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn dimensions_create_get_list_update_delete<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let d = s
         .create_dimension(&dimension("topics", &["a/#", "b/+/c"]))
         .await
@@ -335,12 +199,9 @@ async fn dimensions_create_get_list_update_delete() {
     assert!(is_not_found(&e, "dimension", "topics"), "{e:?}");
 }
 
-// --- security profiles ---------------------------------------------------------------------
-
-#[tokio::test]
-async fn security_profiles_create_get_list_delete() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn security_profiles_create_get_list_delete<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let p = s.create_security_profile(&profile("sp", 10)).await.unwrap();
     assert_eq!(p.version, 1);
     assert_eq!(p.behaviors, profile("sp", 10).behaviors);
@@ -395,10 +256,9 @@ async fn security_profiles_create_get_list_delete() {
     s.delete_security_profile("p0", None).await.unwrap();
 }
 
-#[tokio::test]
-async fn security_profile_updates_check_and_increment_the_version() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn security_profile_updates_check_and_increment_the_version<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let created = s.create_security_profile(&profile("sp", 10)).await.unwrap();
 
     let mut next = profile("sp", 20);
@@ -443,10 +303,9 @@ async fn security_profile_updates_check_and_increment_the_version() {
     assert!(is_not_found(&e, "security profile", "nope"), "{e:?}");
 }
 
-#[tokio::test]
-async fn security_profile_targets_attach_and_detach() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn security_profile_targets_attach_and_detach<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     let all = "arn:aws:iot:us-east-1:123:all/things";
     let group = "arn:aws:iot:us-east-1:123:thinggroup/g";
     s.create_security_profile(&profile("a", 1)).await.unwrap();
@@ -482,12 +341,9 @@ async fn security_profile_targets_attach_and_detach() {
     assert!(s.target_security_profiles(group).await.unwrap().is_empty());
 }
 
-// --- behavior states -----------------------------------------------------------------------
-
-#[tokio::test]
-async fn behavior_states_upsert_load_delete_and_survive_reopening() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn behavior_states_upsert_load_delete_and_survive_reopening<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     s.upsert_behavior_states(&[]).await.unwrap();
     s.upsert_behavior_states(&[
         state("t2", "sp", "b", 1),
@@ -515,7 +371,7 @@ async fn behavior_states_upsert_load_delete_and_survive_reopening() {
     assert!(s.behavior_states("none").await.unwrap().is_empty());
 
     let f = f.reopen().await;
-    let s = &f.store;
+    let s = f.store();
     assert_eq!(s.behavior_states("sp").await.unwrap(), loaded);
     assert_eq!(s.behavior_states("other").await.unwrap().len(), 1);
 
@@ -527,12 +383,9 @@ async fn behavior_states_upsert_load_delete_and_survive_reopening() {
     assert_eq!(s.delete_profile_behavior_states("sp").await.unwrap(), 0);
 }
 
-// --- violations ----------------------------------------------------------------------------
-
-#[tokio::test]
-async fn violations_upsert_close_and_survive_reopening() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn violations_upsert_close_and_survive_reopening<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     s.upsert_violation(&violation(1, "t1", "sp", 100))
         .await
         .unwrap();
@@ -556,7 +409,7 @@ async fn violations_upsert_close_and_survive_reopening() {
         .unwrap();
 
     let f = f.reopen().await;
-    let s = &f.store;
+    let s = f.store();
     let active = s
         .list_active_violations(None, None, &PageRequest::default())
         .await
@@ -636,7 +489,7 @@ async fn violations_upsert_close_and_survive_reopening() {
 
     // Ended violations and their events survive reopening too.
     let f = f.reopen().await;
-    let s = &f.store;
+    let s = f.store();
     assert_eq!(s.get_violation(&vid(1)).await.unwrap(), Some(ended));
     assert!(
         s.list_active_violations(None, None, &PageRequest::default())
@@ -670,10 +523,9 @@ async fn violations_upsert_close_and_survive_reopening() {
     assert_eq!(events.items[1].value, None);
 }
 
-#[tokio::test]
-async fn active_violations_filter_and_page() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn active_violations_filter_and_page<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     // 10 violations: things t0/t1 alternate, profiles a (ids < 5) and b.
     for i in 0..10u32 {
         let thing = format!("t{}", i % 2);
@@ -682,7 +534,7 @@ async fn active_violations_filter_and_page() {
             .await
             .unwrap();
     }
-    let ids = |pages: Vec<Vec<fleetward::store::Violation>>| -> Vec<String> {
+    let ids = |pages: Vec<Vec<fleetward_store::Violation>>| -> Vec<String> {
         pages
             .into_iter()
             .flatten()
@@ -728,10 +580,9 @@ async fn active_violations_filter_and_page() {
     ));
 }
 
-#[tokio::test]
-async fn violation_events_by_time_range_filters_and_pages() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn violation_events_by_time_range_filters_and_pages<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     // Events at t = 0, 10, …, 190; several share a time to exercise the tie-breaker.
     for i in 0..20u32 {
         let thing = format!("t{}", i % 2);
@@ -815,14 +666,9 @@ async fn violation_events_by_time_range_filters_and_pages() {
     ));
 }
 
-fn hex_of(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-#[tokio::test]
-async fn verification_state_is_set_on_the_violation_and_its_events() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn verification_state_is_set_on_the_violation_and_its_events<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     s.upsert_violation(&violation(1, "t1", "sp", 100))
         .await
         .unwrap();
@@ -905,10 +751,9 @@ async fn verification_state_is_set_on_the_violation_and_its_events() {
     assert_eq!(ViolationEventType::parse("bogus"), None);
 }
 
-#[tokio::test]
-async fn prune_removes_old_events_and_ended_violations_only() {
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn prune_removes_old_events_and_ended_violations_only<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
     for i in 0..10u32 {
         s.insert_violation_event(&event(
             i,
@@ -961,11 +806,10 @@ async fn prune_removes_old_events_and_ended_violations_only() {
     assert_eq!(s.prune_violations(450).await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn apply_detection_writes_a_step_in_order_and_skips_what_cannot_apply() {
-    use fleetward::store::{DetectionOp, NewAlert};
-    let f = Fixture::new().await;
-    let s = &f.store;
+pub async fn apply_detection_writes_a_step_in_order_and_skips_what_cannot_apply<B: Backend>() {
+    use fleetward_store::{DetectionOp, NewAlert};
+    let f = B::open().await;
+    let s = f.store();
     let alert = |key: &str| {
         DetectionOp::EnqueueAlert(NewAlert {
             target: "hook".into(),

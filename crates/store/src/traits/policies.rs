@@ -1,0 +1,25 @@
+//! AWS IoT policies and their attachment to certificates.
+
+use async_trait::async_trait;
+
+#[allow(unused_imports)]
+use crate::*;
+
+/// AWS IoT policies and their attachment to certificates. Part of [`Store`](crate::Store).
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Creates a policy (AWS IoT policy JSON, stored verbatim).
+    async fn create_policy(&self, policy: &NewPolicy) -> StoreResult<Policy>;
+
+    /// A policy by name.
+    async fn get_policy(&self, name: &str) -> StoreResult<Option<Policy>>;
+
+    /// Policies in name order, a page at a time.
+    async fn list_policies(&self, page: &PageRequest) -> StoreResult<Page<Policy>>;
+
+    /// Attaches a policy to a certificate (idempotent; both must exist).
+    async fn attach_policy(&self, policy: &str, cert_id: &str) -> StoreResult<()>;
+
+    /// Policies attached to a certificate.
+    async fn principal_policies(&self, cert_id: &str) -> StoreResult<Vec<Policy>>;
+}
