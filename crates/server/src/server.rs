@@ -19,6 +19,8 @@ use crate::pki::{Ca, CertFacts};
 use crate::store::prelude::CertificateStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CaCertificate, CertStatus, Store};
+use fleetward_core::aws::{ArnScope, Clock, ScaledClock};
+use fleetward_service::{Changes, Ctx};
 
 /// Default TLS MQTT address: the IANA MQTT-over-TLS port, on every interface (devices connect
 /// from the network).
@@ -154,6 +156,28 @@ pub struct RunningServer {
     /// Registered custom metric types ingest checks against; in-process edits poke its
     /// refresher.
     pub custom_types: Arc<crate::ingest::custom::CustomTypes>,
+    /// The service context the API runs with; in-process callers (the demo) use it so their
+    /// edits poke detection like the API's do.
+    pub ctx: Ctx,
+}
+
+/// What the service layer's edits poke in a running server: detection's re-targeting and the
+/// custom metric type table.
+struct RunningChanges {
+    targeting: Arc<tokio::sync::Notify>,
+    custom_metrics: Arc<tokio::sync::Notify>,
+}
+
+impl Changes for RunningChanges {
+    fn targeting_changed(&self) {
+        self.targeting.notify_one();
+    }
+
+    fn custom_metrics_changed(&self) {
+        self.custom_metrics.notify_one();
+        // Behaviors on a custom metric compile against its type.
+        self.targeting.notify_one();
+    }
 }
 
 /// Opens (creating if needed) the data directory's store and CA. Used by `serve` and by the
@@ -194,6 +218,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     let ca = Arc::new(ca);
     let store: Arc<dyn Store> = store;
     let scale = cfg.time_scale.max(1);
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(scale));
     let (detection, detection_task) = DetectionService::with_config(
         store.clone(),
         crate::detection::DetectionConfig {
@@ -275,16 +300,16 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     if let Some(path) = &admin_key_file {
         tracing::info!(path = %path.display(), "created the API admin access key");
     }
-    let mut api = crate::api::ApiState::new(
-        store.clone(),
-        crate::admin::ArnScope {
-            region: cfg.region.clone(),
-            account: cfg.account.clone(),
-        },
-    );
+    let ctx = Ctx::new(store.clone())
+        .with_scope(ArnScope::new(cfg.region.clone(), cfg.account.clone()))
+        .with_clock(clock.clone())
+        .with_changes(Arc::new(RunningChanges {
+            targeting: detection.refresher(),
+            custom_metrics: custom_types.refresher(),
+        }))
+        .with_ca(ca.clone());
+    let mut api = crate::api::ApiState::new(ctx.clone());
     api.limiter = Arc::new(crate::api::limit::RateLimits::new(cfg.api_rate_limits));
-    api.detection_refresh = Some(detection.refresher());
-    api.custom_metrics_refresh = Some(custom_types.refresher());
     let http_addr = crate::http::serve_with(
         cfg.http_listen,
         crate::http::HttpState {
@@ -293,7 +318,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             events: events_tx,
             detection: Some(detection.stats()),
         },
-        crate::api::router(api).layer(axum::Extension(ca.clone())),
+        crate::api::router(api),
         cfg.http_tls.as_ref(),
     )
     .await
@@ -314,6 +339,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         external,
         detection,
         custom_types,
+        ctx,
     })
 }
 

@@ -1336,3 +1336,94 @@ async fn https_listener_serves_the_api() {
     let plain = reqwest::get(format!("http://{}/healthz", s.running.http_addr)).await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }
+
+/// The CLI on the server's data directory (the offline door).
+fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fleetward"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run fleetward")
+}
+
+/// The 101st custom metric and the 11th dimension are refused through the API and through the
+/// CLI, with the same AWS error and message: the quota lives in the service layer once.
+#[tokio::test]
+async fn quotas_hold_through_the_api_and_the_cli_alike() {
+    let (s, c) = server().await;
+    for i in 0..100 {
+        c.call(
+            "POST",
+            &format!("/custom-metric/m-{i:03}"),
+            Some(json!({"metricType": "number", "clientRequestToken": format!("t-{i}")})),
+        )
+        .await
+        .ok();
+    }
+    let api = c
+        .call(
+            "POST",
+            "/custom-metric/m-100",
+            Some(json!({"metricType": "number", "clientRequestToken": "t-100"})),
+        )
+        .await
+        .error(410, "LimitExceededException");
+    let out = cli(
+        &s.data_dir(),
+        &[
+            "custom-metrics",
+            "create",
+            "--name",
+            "m-101",
+            "--type",
+            "number",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("LimitExceededException: {api}")),
+        "CLI said {stderr:?}, API said {api:?}"
+    );
+
+    for i in 0..10 {
+        c.call(
+            "POST",
+            &format!("/dimensions/d-{i}"),
+            Some(
+                json!({"type": "TOPIC_FILTER", "stringValues": [format!("t/{i}/#")],
+                        "clientRequestToken": format!("d-{i}")}),
+            ),
+        )
+        .await
+        .ok();
+    }
+    let api = c
+        .call(
+            "POST",
+            "/dimensions/d-10",
+            Some(json!({"type": "TOPIC_FILTER", "stringValues": ["t/10/#"],
+                        "clientRequestToken": "d-10"})),
+        )
+        .await
+        .error(410, "LimitExceededException");
+    let out = cli(
+        &s.data_dir(),
+        &[
+            "dimensions",
+            "create",
+            "--name",
+            "d-11",
+            "--values",
+            "t/11/#",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("LimitExceededException: {api}")),
+        "CLI said {stderr:?}, API said {api:?}"
+    );
+}

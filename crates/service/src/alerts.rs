@@ -7,8 +7,11 @@
 
 use serde::Serialize;
 
-use crate::detect::{AdminError, AdminResult};
-use crate::store::{AlertTarget, AlertTargetKind, NewAlertTarget, Store};
+use fleetward_core::aws::ArnScope;
+
+use crate::Ctx;
+use crate::error::{ServiceError, ServiceResult};
+use crate::store::{AlertTarget, AlertTargetKind, NewAlertTarget};
 
 /// Longest target name (SNS topic names).
 const MAX_NAME_LEN: usize = 256;
@@ -51,7 +54,7 @@ pub struct AlertTargetView {
     pub generated_secret: Option<String>,
 }
 
-fn view(t: AlertTarget, scope: &crate::detect::ArnScope) -> AlertTargetView {
+fn view(t: AlertTarget, scope: &ArnScope) -> AlertTargetView {
     AlertTargetView {
         alert_target_arn: format!("arn:aws:sns:{}:{}:{}", scope.region, scope.account, t.name),
         name: t.name,
@@ -120,13 +123,13 @@ pub fn validate(req: &AlertTargetRequest) -> Vec<String> {
 
 /// Creates a target; a webhook without a secret gets a generated one, returned once.
 pub async fn create_alert_target(
-    store: &dyn Store,
-    scope: &crate::detect::ArnScope,
+    ctx: &Ctx,
     req: &AlertTargetRequest,
-) -> AdminResult<AlertTargetView> {
+) -> ServiceResult<AlertTargetView> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let errors = validate(req);
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let generated = (req.kind == AlertTargetKind::Webhook && req.secret.is_none())
         .then(|| format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..)));
@@ -145,10 +148,8 @@ pub async fn create_alert_target(
 }
 
 /// Every target, by name.
-pub async fn list_alert_targets(
-    store: &dyn Store,
-    scope: &crate::detect::ArnScope,
-) -> AdminResult<Vec<AlertTargetView>> {
+pub async fn list_alert_targets(ctx: &Ctx) -> ServiceResult<Vec<AlertTargetView>> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let all =
         crate::store::all_pages(|p| async move { store.list_alert_targets(&p).await }).await?;
     Ok(all.into_iter().map(|t| view(t, scope)).collect())
@@ -156,9 +157,10 @@ pub async fn list_alert_targets(
 
 /// Deletes a target. Alerts already in the outbox for it fail and are retried until it is
 /// created again, so recreating a target under the same name loses nothing.
-pub async fn delete_alert_target(store: &dyn Store, name: &str) -> AdminResult<()> {
+pub async fn delete_alert_target(ctx: &Ctx, name: &str) -> ServiceResult<()> {
+    let store = ctx.store();
     if store.get_alert_target(name).await?.is_none() {
-        return Err(AdminError::NotFound(format!(
+        return Err(ServiceError::NotFound(format!(
             "alert target '{name}' does not exist"
         )));
     }

@@ -6,6 +6,7 @@ use fleetward_core::aws::{ArnScope, Clock, SystemClock};
 use fleetward_store::Store;
 
 use crate::changes::{Changes, NoChanges};
+use crate::error::ServiceResult;
 use crate::pki::Ca;
 
 /// The context of a service operation: the store, the account the ARNs name, the clock, what
@@ -64,6 +65,22 @@ impl Ctx {
     /// The store, borrowed.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// Passes `result` on, poking [`Changes::targeting_changed`] when it is a success.
+    pub(crate) fn targeting_changed<T>(&self, result: ServiceResult<T>) -> ServiceResult<T> {
+        if result.is_ok() {
+            self.changes.targeting_changed();
+        }
+        result
+    }
+
+    /// Passes `result` on, poking [`Changes::custom_metrics_changed`] when it is a success.
+    pub(crate) fn custom_metrics_changed<T>(&self, result: ServiceResult<T>) -> ServiceResult<T> {
+        if result.is_ok() {
+            self.changes.custom_metrics_changed();
+        }
+        result
     }
 
     /// Now, in epoch milliseconds.

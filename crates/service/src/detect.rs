@@ -11,12 +11,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use fleetward_core::aws::paging::memory_page;
+pub use fleetward_core::aws::{ArnScope, Paging};
+
+use crate::Ctx;
+use crate::error::{ServiceError, ServiceResult};
 use crate::store::{
     self, NewCustomMetric, NewDimension, NewSecurityProfile, PageRequest, Store, StoreError,
     ViolationEventFilter,
 };
 use fleetward_core::detect::model::{Behavior, CustomMetricType, Dimension, DimensionType};
-use fleetward_core::detect::targets::{Target, TargetError, check_attach_limit};
+use fleetward_core::detect::targets::{Target, check_attach_limit};
 use fleetward_core::detect::validate::validate_behaviors;
 
 /// Longest `securityProfileDescription` AWS accepts.
@@ -27,134 +32,6 @@ const MAX_DISPLAY_NAME: usize = 128;
 const MAX_DIMENSION_VALUES: usize = 100;
 /// Longest dimension value.
 const MAX_DIMENSION_VALUE_LEN: usize = 256;
-
-/// Why an admin operation failed, one variant per AWS error the API answers with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdminError {
-    /// The request is malformed or breaks a rule; every problem found is listed, so an
-    /// operator fixes a profile in one pass instead of one error per attempt.
-    #[error("{}", .0.join("; "))]
-    Invalid(Vec<String>),
-    /// The named resource does not exist.
-    #[error("{0}")]
-    NotFound(String),
-    /// A resource with this name already exists.
-    #[error("{0}")]
-    AlreadyExists(String),
-    /// `expectedVersion` is not the current version.
-    #[error("{0}")]
-    VersionConflict(String),
-    /// A quota is reached (five profiles per target).
-    #[error("{0}")]
-    LimitExceeded(String),
-    /// The store failed; not the caller's fault.
-    #[error("internal failure: {0}")]
-    Internal(String),
-}
-
-impl AdminError {
-    /// The AWS error name (the `x-amzn-ErrorType` / `__type` the HTTP layer sends), so SDKs
-    /// raise the same exception class they would against AWS.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            AdminError::Invalid(_) => "InvalidRequestException",
-            AdminError::NotFound(_) => "ResourceNotFoundException",
-            AdminError::AlreadyExists(_) => "ResourceAlreadyExistsException",
-            AdminError::VersionConflict(_) => "VersionConflictException",
-            AdminError::LimitExceeded(_) => "LimitExceededException",
-            AdminError::Internal(_) => "InternalFailureException",
-        }
-    }
-
-    /// Whether the caller can fix it by changing the request (CLI exit 2, HTTP 4xx).
-    pub const fn is_user_error(&self) -> bool {
-        !matches!(self, AdminError::Internal(_))
-    }
-
-    fn invalid(message: impl Into<String>) -> Self {
-        AdminError::Invalid(vec![message.into()])
-    }
-}
-
-impl From<StoreError> for AdminError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound { .. } => AdminError::NotFound(e.to_string()),
-            StoreError::AlreadyExists { .. } => AdminError::AlreadyExists(e.to_string()),
-            StoreError::Conflict(m) => AdminError::VersionConflict(m),
-            StoreError::InvalidToken => AdminError::invalid(e.to_string()),
-            StoreError::Backend(m) => AdminError::Internal(m),
-        }
-    }
-}
-
-impl From<TargetError> for AdminError {
-    fn from(e: TargetError) -> Self {
-        match e {
-            TargetError::InvalidArn { .. } => AdminError::invalid(e.to_string()),
-            TargetError::LimitExceeded { .. } => AdminError::LimitExceeded(e.to_string()),
-        }
-    }
-}
-
-/// Result of an admin operation.
-pub type AdminResult<T> = Result<T, AdminError>;
-
-/// The region and account ARNs are built with. A single-tenant server answers for one
-/// account; the values only make responses look like AWS's to scripts that parse ARNs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArnScope {
-    /// e.g. `us-east-1`.
-    pub region: String,
-    /// Twelve digits.
-    pub account: String,
-}
-
-impl Default for ArnScope {
-    /// The same defaults as `fleetward serve`.
-    fn default() -> Self {
-        ArnScope {
-            region: "us-east-1".to_owned(),
-            account: "000000000000".to_owned(),
-        }
-    }
-}
-
-impl ArnScope {
-    /// `arn:aws:iot:<region>:<account>:<resource>`.
-    pub fn arn(&self, resource: &str) -> String {
-        format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
-    }
-}
-
-/// Paging parameters of every List call (`nextToken`, `maxResults`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Paging {
-    /// The token a previous page returned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-    /// 1–250.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_results: Option<u32>,
-}
-
-impl Paging {
-    fn request(&self) -> AdminResult<PageRequest> {
-        if let Some(m) = self.max_results
-            && !(1..=PageRequest::MAX_LIMIT).contains(&m)
-        {
-            return Err(AdminError::invalid(format!(
-                "maxResults: must be 1-{}, got {m}",
-                PageRequest::MAX_LIMIT
-            )));
-        }
-        Ok(PageRequest {
-            next_token: self.next_token.clone(),
-            max_results: self.max_results,
-        })
-    }
-}
 
 // --- security profiles ---------------------------------------------------------------------
 
@@ -261,7 +138,7 @@ fn no_control(s: &str) -> bool {
 /// a profile is checked against what is registered now.
 async fn validation_context(
     store: &dyn Store,
-) -> AdminResult<(
+) -> ServiceResult<(
     std::collections::HashMap<String, CustomMetricType>,
     std::collections::HashMap<String, Dimension>,
 )> {
@@ -292,7 +169,7 @@ async fn validation_context(
 async fn check_profile(
     store: &dyn Store,
     req: &SecurityProfileRequest,
-) -> AdminResult<NewSecurityProfile> {
+) -> ServiceResult<NewSecurityProfile> {
     let mut errors = Vec::new();
     if !valid_name(&req.security_profile_name) {
         errors.push(format!(
@@ -362,7 +239,7 @@ async fn check_profile(
         }
     }
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     Ok(NewSecurityProfile {
         name: req.security_profile_name.clone(),
@@ -419,10 +296,10 @@ fn describe(scope: &ArnScope, p: store::SecurityProfile) -> SecurityProfileDescr
 /// re-applied idempotently. The update is conditional on the version read, so a concurrent
 /// change is reported as `VersionConflict` instead of being silently overwritten.
 pub async fn apply_security_profile(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &SecurityProfileRequest,
-) -> AdminResult<SecurityProfileDescription> {
+) -> ServiceResult<SecurityProfileDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let profile = check_profile(store, req).await?;
     let stored = match store.get_security_profile(&profile.name).await? {
         Some(existing) => {
@@ -432,28 +309,28 @@ pub async fn apply_security_profile(
         }
         None => store.create_security_profile(&profile).await?,
     };
-    Ok(describe(scope, stored))
+    ctx.targeting_changed(Ok(describe(scope, stored)))
 }
 
 /// DescribeSecurityProfile.
 pub async fn describe_security_profile(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     name: &str,
-) -> AdminResult<SecurityProfileDescription> {
+) -> ServiceResult<SecurityProfileDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     store
         .get_security_profile(name)
         .await?
         .map(|p| describe(scope, p))
-        .ok_or_else(|| AdminError::NotFound(format!("security profile '{name}' does not exist")))
+        .ok_or_else(|| ServiceError::NotFound(format!("security profile '{name}' does not exist")))
 }
 
 /// ListSecurityProfiles (without the `dimensionName`/`metricName` filters).
-pub async fn list_security_profiles(
-    store: &dyn Store,
-    scope: &ArnScope,
+async fn list_security_profiles_page(
+    ctx: &Ctx,
     paging: &Paging,
-) -> AdminResult<ListSecurityProfilesResponse> {
+) -> ServiceResult<ListSecurityProfilesResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = store.list_security_profiles(&paging.request()?).await?;
     Ok(ListSecurityProfilesResponse {
         security_profile_identifiers: page
@@ -469,10 +346,8 @@ pub async fn list_security_profiles(
 }
 
 /// ListTargetsForSecurityProfile (all of them: a profile has few targets).
-pub async fn list_targets_for_security_profile(
-    store: &dyn Store,
-    name: &str,
-) -> AdminResult<Vec<SecurityProfileTarget>> {
+async fn targets_of(ctx: &Ctx, name: &str) -> ServiceResult<Vec<SecurityProfileTarget>> {
+    let store = ctx.store();
     Ok(store
         .security_profile_targets(name)
         .await?
@@ -487,13 +362,14 @@ pub async fn list_targets_for_security_profile(
 /// The count and the attach are two store calls; two concurrent attaches to one full-but-one
 /// target could both pass. Admin writes are rare and operator-driven, so this is accepted.
 pub async fn attach_security_profile(
-    store: &dyn Store,
+    ctx: &Ctx,
     profile: &str,
     target_arn: &str,
-) -> AdminResult<()> {
+) -> ServiceResult<()> {
+    let store = ctx.store();
     Target::parse(target_arn)?;
     if store.get_security_profile(profile).await?.is_none() {
-        return Err(AdminError::NotFound(format!(
+        return Err(ServiceError::NotFound(format!(
             "security profile '{profile}' does not exist"
         )));
     }
@@ -502,23 +378,24 @@ pub async fn attach_security_profile(
         check_attach_limit(attached.len())?;
         store.attach_security_profile(profile, target_arn).await?;
     }
-    Ok(())
+    ctx.targeting_changed(Ok(()))
 }
 
 /// DetachSecurityProfile; `ResourceNotFound` if the profile does not exist.
 pub async fn detach_security_profile(
-    store: &dyn Store,
+    ctx: &Ctx,
     profile: &str,
     target_arn: &str,
-) -> AdminResult<()> {
+) -> ServiceResult<()> {
+    let store = ctx.store();
     Target::parse(target_arn)?;
     if store.get_security_profile(profile).await?.is_none() {
-        return Err(AdminError::NotFound(format!(
+        return Err(ServiceError::NotFound(format!(
             "security profile '{profile}' does not exist"
         )));
     }
     store.detach_security_profile(profile, target_arn).await?;
-    Ok(())
+    ctx.targeting_changed(Ok(()))
 }
 
 // --- custom metrics ------------------------------------------------------------------------
@@ -582,11 +459,11 @@ fn parse_metric_type(s: &str) -> Option<CustomMetricType> {
 
 /// CreateCustomMetric. The type decides which operators and value members behaviors on the
 /// metric may use, so it is checked against AWS's four here, once.
-pub async fn create_custom_metric(
-    store: &dyn Store,
-    scope: &ArnScope,
+async fn insert_custom_metric(
+    ctx: &Ctx,
     req: &CreateCustomMetricRequest,
-) -> AdminResult<CreateCustomMetricResponse> {
+) -> ServiceResult<CreateCustomMetricResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let mut errors = Vec::new();
     if !valid_name(&req.metric_name) {
         errors.push(format!(
@@ -613,7 +490,7 @@ pub async fn create_custom_metric(
         ));
     }
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let m = store
         .create_custom_metric(&NewCustomMetric {
@@ -630,14 +507,14 @@ pub async fn create_custom_metric(
 
 /// DescribeCustomMetric.
 pub async fn describe_custom_metric(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     name: &str,
-) -> AdminResult<CustomMetricDescription> {
+) -> ServiceResult<CustomMetricDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let m = store
         .get_custom_metric(name)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("custom metric '{name}' does not exist")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("custom metric '{name}' does not exist")))?;
     Ok(custom_metric_description(scope, m))
 }
 
@@ -654,9 +531,10 @@ fn custom_metric_description(scope: &ArnScope, m: store::CustomMetric) -> Custom
 
 /// ListCustomMetrics.
 pub async fn list_custom_metrics(
-    store: &dyn Store,
+    ctx: &Ctx,
     paging: &Paging,
-) -> AdminResult<ListCustomMetricsResponse> {
+) -> ServiceResult<ListCustomMetricsResponse> {
+    let store = ctx.store();
     let page = store.list_custom_metrics(&paging.request()?).await?;
     Ok(ListCustomMetricsResponse {
         metric_names: page.items.into_iter().map(|m| m.name).collect(),
@@ -665,10 +543,8 @@ pub async fn list_custom_metrics(
 }
 
 /// Every custom metric with its type, for operators (the CLI's listing).
-pub async fn describe_all_custom_metrics(
-    store: &dyn Store,
-    scope: &ArnScope,
-) -> AdminResult<Vec<CustomMetricDescription>> {
+pub async fn describe_all_custom_metrics(ctx: &Ctx) -> ServiceResult<Vec<CustomMetricDescription>> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     Ok(
         crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await })
             .await?
@@ -715,11 +591,11 @@ pub struct ListDimensionsResponse {
 }
 
 /// CreateDimension.
-pub async fn create_dimension(
-    store: &dyn Store,
-    scope: &ArnScope,
+async fn insert_dimension(
+    ctx: &Ctx,
     req: &CreateDimensionRequest,
-) -> AdminResult<CreateDimensionResponse> {
+) -> ServiceResult<CreateDimensionResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let mut errors = Vec::new();
     if !valid_name(&req.name) {
         errors.push(format!(
@@ -747,7 +623,7 @@ pub async fn create_dimension(
         }
     }
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let d = store
         .create_dimension(&NewDimension {
@@ -763,10 +639,8 @@ pub async fn create_dimension(
 }
 
 /// ListDimensions.
-pub async fn list_dimensions(
-    store: &dyn Store,
-    paging: &Paging,
-) -> AdminResult<ListDimensionsResponse> {
+pub async fn list_dimensions(ctx: &Ctx, paging: &Paging) -> ServiceResult<ListDimensionsResponse> {
+    let store = ctx.store();
     let page = store.list_dimensions(&paging.request()?).await?;
     Ok(ListDimensionsResponse {
         dimension_names: page.items.into_iter().map(|d| d.name).collect(),
@@ -815,12 +689,13 @@ pub struct ListActiveViolationsResponse {
 }
 
 /// ListActiveViolations, optionally of one thing and/or one profile.
-pub async fn list_active_violations(
-    store: &dyn Store,
+async fn active_violations_page(
+    ctx: &Ctx,
     thing: Option<&str>,
     profile: Option<&str>,
     paging: &Paging,
-) -> AdminResult<ListActiveViolationsResponse> {
+) -> ServiceResult<ListActiveViolationsResponse> {
+    let store = ctx.store();
     let page = store
         .list_active_violations(thing, profile, &paging.request()?)
         .await?;
@@ -884,13 +759,16 @@ pub struct ListViolationEventsResponse {
 }
 
 /// ListViolationEvents in `[from_ms, to_ms)` (AWS requires both ends).
-pub async fn list_violation_events(
-    store: &dyn Store,
+async fn violation_events_page(
+    ctx: &Ctx,
     filter: &ViolationEventFilter,
     paging: &Paging,
-) -> AdminResult<ListViolationEventsResponse> {
+) -> ServiceResult<ListViolationEventsResponse> {
+    let store = ctx.store();
     if filter.to_ms < filter.from_ms {
-        return Err(AdminError::invalid("endTime: must not be before startTime"));
+        return Err(ServiceError::invalid(
+            "endTime: must not be before startTime",
+        ));
     }
     let page = store
         .list_violation_events(filter, &paging.request()?)
@@ -926,40 +804,18 @@ pub const MAX_CUSTOM_METRICS: usize = 100;
 /// Most dimensions an account may have (AWS's quota).
 pub const MAX_DIMENSIONS: usize = 10;
 
-/// One page of an in-memory listing sorted by `key`: the items after `paging.next_token` (the
-/// hex of the last key of the previous page), at most `maxResults` (default 100, or `max`).
-/// Used where the store has no paged query (targets, filtered profiles, training summaries).
-pub(crate) fn page_vec<T>(
-    mut items: Vec<T>,
+/// One page of an in-memory listing in the order of `key` (tagged `list` in its tokens), at
+/// most `maxResults` items (1–`max`; default 100, or `max` if smaller). Used where the store has
+/// no paged query (targets, filtered profiles, training summaries).
+fn page_vec<T>(
+    items: Vec<T>,
     key: impl Fn(&T) -> String,
+    list: &str,
     paging: &Paging,
     max: u32,
-) -> AdminResult<(Vec<T>, Option<String>)> {
-    if let Some(m) = paging.max_results
-        && !(1..=max).contains(&m)
-    {
-        return Err(AdminError::invalid(format!(
-            "maxResults: must be 1-{max}, got {m}"
-        )));
-    }
-    let limit = paging
-        .max_results
-        .unwrap_or(PageRequest::DEFAULT_LIMIT.min(max)) as usize;
-    items.sort_by_key(|a| key(a));
-    if let Some(t) = &paging.next_token {
-        let after = hex::decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| AdminError::invalid("nextToken: not a token this server issued"))?;
-        items.retain(|i| key(i) > after);
-    }
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|i| hex::encode(key(i)))
-    } else {
-        None
-    };
-    Ok((items, next))
+) -> ServiceResult<(Vec<T>, Option<String>)> {
+    let page = memory_page(items, key, list, &paging.request_at_most(max)?)?;
+    Ok((page.items, page.next_token))
 }
 
 /// CreateSecurityProfile's response.
@@ -975,10 +831,10 @@ pub struct CreateSecurityProfileResponse {
 /// CreateSecurityProfile: like [`apply_security_profile`] but `AlreadyExists` when the name
 /// is taken, as AWS answers.
 pub async fn create_security_profile(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &SecurityProfileRequest,
-) -> AdminResult<CreateSecurityProfileResponse> {
+) -> ServiceResult<CreateSecurityProfileResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let profile = check_profile(store, req).await?;
     let p = store.create_security_profile(&profile).await?;
     Ok(CreateSecurityProfileResponse {
@@ -1024,12 +880,12 @@ pub struct UpdateSecurityProfileRequest {
 /// UpdateSecurityProfile: merges the request into the stored profile, validates the result
 /// as a whole and stores it as a new version, conditional on `expected_version` when given.
 pub async fn update_security_profile(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     name: &str,
     req: &UpdateSecurityProfileRequest,
     expected_version: Option<i64>,
-) -> AdminResult<SecurityProfileDescription> {
+) -> ServiceResult<SecurityProfileDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let mut errors = Vec::new();
     let flag = |f: Option<bool>| f.unwrap_or(false);
     if flag(req.delete_behaviors) && req.behaviors.is_some() {
@@ -1048,16 +904,15 @@ pub async fn update_security_profile(
         );
     }
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
-    let existing = store
-        .get_security_profile(name)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("security profile '{name}' does not exist")))?;
+    let existing = store.get_security_profile(name).await?.ok_or_else(|| {
+        ServiceError::NotFound(format!("security profile '{name}' does not exist"))
+    })?;
     if let Some(v) = expected_version
         && v != existing.version
     {
-        return Err(AdminError::VersionConflict(format!(
+        return Err(ServiceError::VersionConflict(format!(
             "expectedVersion {v} is not the current version {} of security profile '{name}'",
             existing.version
         )));
@@ -1097,27 +952,30 @@ pub async fn update_security_profile(
     let stored = store
         .update_security_profile(&profile, Some(existing.version))
         .await?;
-    Ok(describe(scope, stored))
+    ctx.targeting_changed(Ok(describe(scope, stored)))
 }
 
 /// DeleteSecurityProfile. Deleting a profile that does not exist succeeds (the model lists no
 /// ResourceNotFound for it); a stale `expected_version` is a `VersionConflict`.
 pub async fn delete_security_profile(
-    store: &dyn Store,
+    ctx: &Ctx,
     name: &str,
     expected_version: Option<i64>,
-) -> AdminResult<()> {
-    match store.delete_security_profile(name, expected_version).await {
-        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+) -> ServiceResult<()> {
+    let store = ctx.store();
+    ctx.targeting_changed(
+        match store.delete_security_profile(name, expected_version).await {
+            Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+    )
 }
 
 /// Every stored profile, parsed behaviors alongside (unparseable ones skipped: they were
 /// validated when stored).
 async fn all_profiles(
     store: &dyn Store,
-) -> AdminResult<Vec<(store::SecurityProfile, Vec<Behavior>)>> {
+) -> ServiceResult<Vec<(store::SecurityProfile, Vec<Behavior>)>> {
     Ok(
         crate::store::all_pages(|p| async move { store.list_security_profiles(&p).await })
             .await?
@@ -1164,25 +1022,25 @@ fn profile_uses_dimension(
 /// ListSecurityProfiles with its `dimensionName` / `metricName` filters (at most one): only
 /// the profiles using that dimension or metric. A filter naming a dimension or custom metric
 /// that does not exist is `ResourceNotFound`.
-pub async fn list_security_profiles_filtered(
-    store: &dyn Store,
-    scope: &ArnScope,
+pub async fn list_security_profiles(
+    ctx: &Ctx,
     dimension: Option<&str>,
     metric: Option<&str>,
     paging: &Paging,
-) -> AdminResult<ListSecurityProfilesResponse> {
+) -> ServiceResult<ListSecurityProfilesResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     if dimension.is_none() && metric.is_none() {
-        return list_security_profiles(store, scope, paging).await;
+        return list_security_profiles_page(ctx, paging).await;
     }
     if dimension.is_some() && metric.is_some() {
-        return Err(AdminError::invalid(
+        return Err(ServiceError::invalid(
             "dimensionName, metricName: give at most one of them",
         ));
     }
     if let Some(d) = dimension
         && store.get_dimension(d).await?.is_none()
     {
-        return Err(AdminError::NotFound(format!(
+        return Err(ServiceError::NotFound(format!(
             "dimension '{d}' does not exist"
         )));
     }
@@ -1190,7 +1048,7 @@ pub async fn list_security_profiles_filtered(
         && !m.starts_with("aws:")
         && store.get_custom_metric(m).await?.is_none()
     {
-        return Err(AdminError::NotFound(format!(
+        return Err(ServiceError::NotFound(format!(
             "custom metric '{m}' does not exist"
         )));
     }
@@ -1204,7 +1062,13 @@ pub async fn list_security_profiles_filtered(
         })
         .map(|(p, _)| p.name)
         .collect();
-    let (names, next_token) = page_vec(matching, Clone::clone, paging, PageRequest::MAX_LIMIT)?;
+    let (names, next_token) = page_vec(
+        matching,
+        Clone::clone,
+        "security-profiles-filtered",
+        paging,
+        PageRequest::MAX_LIMIT,
+    )?;
     Ok(ListSecurityProfilesResponse {
         security_profile_identifiers: names
             .into_iter()
@@ -1229,13 +1093,19 @@ pub struct ListTargetsForSecurityProfileResponse {
 }
 
 /// ListTargetsForSecurityProfile, paged; `ResourceNotFound` if the profile does not exist.
-pub async fn list_targets_for_security_profile_paged(
-    store: &dyn Store,
+pub async fn list_targets_for_security_profile(
+    ctx: &Ctx,
     name: &str,
     paging: &Paging,
-) -> AdminResult<ListTargetsForSecurityProfileResponse> {
-    let all = list_targets_for_security_profile(store, name).await?;
-    let (items, next_token) = page_vec(all, |t| t.arn.clone(), paging, PageRequest::MAX_LIMIT)?;
+) -> ServiceResult<ListTargetsForSecurityProfileResponse> {
+    let all = targets_of(ctx, name).await?;
+    let (items, next_token) = page_vec(
+        all,
+        |t| t.arn.clone(),
+        "profile-targets",
+        paging,
+        PageRequest::MAX_LIMIT,
+    )?;
     Ok(ListTargetsForSecurityProfileResponse {
         security_profile_targets: items,
         next_token,
@@ -1266,17 +1136,17 @@ pub struct ListSecurityProfilesForTargetResponse {
 /// ListSecurityProfilesForTarget. With `recursive` and a thing-group target, the profiles
 /// attached to its descendant groups are listed too (AWS: "return child groups too").
 pub async fn list_security_profiles_for_target(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     target_arn: &str,
     recursive: bool,
     paging: &Paging,
-) -> AdminResult<ListSecurityProfilesForTargetResponse> {
+) -> ServiceResult<ListSecurityProfilesForTargetResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let target = Target::parse(target_arn)?;
     let mut targets = vec![target_arn.to_owned()];
     if let Target::ThingGroup(group) = &target {
         if store.get_group(group).await?.is_none() {
-            return Err(AdminError::NotFound(format!(
+            return Err(ServiceError::NotFound(format!(
                 "thing group '{group}' does not exist"
             )));
         }
@@ -1314,6 +1184,7 @@ pub async fn list_security_profiles_for_target(
     let (items, next_token) = page_vec(
         mappings,
         |m| format!("{}\n{}", m.target.arn, m.security_profile_identifier.name),
+        "target-profiles",
         paging,
         PageRequest::MAX_LIMIT,
     )?;
@@ -1344,9 +1215,10 @@ pub struct ValidateBehaviorsResponse {
 /// ValidateSecurityProfileBehaviors: checks behaviors against the registered custom metrics
 /// and dimensions, and answers with every problem rather than failing.
 pub async fn validate_security_profile_behaviors(
-    store: &dyn Store,
+    ctx: &Ctx,
     behaviors: &[Value],
-) -> AdminResult<ValidateBehaviorsResponse> {
+) -> ServiceResult<ValidateBehaviorsResponse> {
+    let store = ctx.store();
     let mut messages = Vec::new();
     let mut parsed = Vec::with_capacity(behaviors.len());
     for (i, raw) in behaviors.iter().enumerate() {
@@ -1424,27 +1296,27 @@ impl ViolationFilters {
 
 /// ListActiveViolations with every filter. The extra filters apply to each stored page, so a
 /// page may hold fewer than `maxResults` items while a `nextToken` still follows.
-pub async fn list_active_violations_filtered(
-    store: &dyn Store,
+pub async fn list_active_violations(
+    ctx: &Ctx,
     thing: Option<&str>,
     profile: Option<&str>,
     filters: &ViolationFilters,
     paging: &Paging,
-) -> AdminResult<ListActiveViolationsResponse> {
-    let mut r = list_active_violations(store, thing, profile, paging).await?;
+) -> ServiceResult<ListActiveViolationsResponse> {
+    let mut r = active_violations_page(ctx, thing, profile, paging).await?;
     r.active_violations
         .retain(|v| filters.keeps(Some(&v.behavior), v.verification_state.as_deref()));
     Ok(r)
 }
 
-/// ListViolationEvents with every filter (paged as [`list_active_violations_filtered`]).
-pub async fn list_violation_events_filtered(
-    store: &dyn Store,
+/// ListViolationEvents with every filter (paged as [`list_active_violations`]).
+pub async fn list_violation_events(
+    ctx: &Ctx,
     filter: &ViolationEventFilter,
     filters: &ViolationFilters,
     paging: &Paging,
-) -> AdminResult<ListViolationEventsResponse> {
-    let mut r = list_violation_events(store, filter, paging).await?;
+) -> ServiceResult<ListViolationEventsResponse> {
+    let mut r = violation_events_page(ctx, filter, paging).await?;
     r.violation_events
         .retain(|e| filters.keeps(e.behavior.as_ref(), e.verification_state.as_deref()));
     Ok(r)
@@ -1453,11 +1325,12 @@ pub async fn list_violation_events_filtered(
 /// PutVerificationStateOnViolation. The model lists no ResourceNotFound for it, so an unknown
 /// violation id is an `InvalidRequest`.
 pub async fn put_verification_state(
-    store: &dyn Store,
+    ctx: &Ctx,
     violation_id: &str,
     state: &str,
     description: Option<&str>,
-) -> AdminResult<()> {
+) -> ServiceResult<()> {
+    let store = ctx.store();
     let mut errors = Vec::new();
     let parsed = store::VerificationState::parse(state);
     if parsed.is_none() {
@@ -1473,14 +1346,14 @@ pub async fn put_verification_state(
         ));
     }
     let Some(state) = parsed.filter(|_| errors.is_empty()) else {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     };
     match store
         .set_violation_verification_state(violation_id, state, description)
         .await
     {
         Ok(()) => Ok(()),
-        Err(StoreError::NotFound { .. }) => Err(AdminError::invalid(format!(
+        Err(StoreError::NotFound { .. }) => Err(ServiceError::invalid(format!(
             "violationId: no violation has id '{violation_id}'"
         ))),
         Err(e) => Err(e.into()),
@@ -1529,42 +1402,43 @@ pub struct MetricValuesQuery<'a> {
 /// metric or dimension `ResourceNotFound`. With a dimension, only values whose topic passes
 /// it are returned (filtered per stored page, as the violation listings are).
 pub async fn list_metric_values(
-    store: &dyn Store,
+    ctx: &Ctx,
     q: &MetricValuesQuery<'_>,
     paging: &Paging,
-) -> AdminResult<ListMetricValuesResponse> {
+) -> ServiceResult<ListMetricValuesResponse> {
+    let store = ctx.store();
     use fleetward_core::detect::model::DimensionOperator;
     use fleetward_proto::decode::{AwsMetric, Metric};
     if q.to_ms < q.from_ms {
-        return Err(AdminError::invalid("endTime: must not be before startTime"));
+        return Err(ServiceError::invalid(
+            "endTime: must not be before startTime",
+        ));
     }
     let metric = if q.metric.starts_with("aws:") {
         Metric::Aws(AwsMetric::from_name(q.metric).ok_or_else(|| {
-            AdminError::invalid(format!("metricName: '{}' is not an AWS metric", q.metric))
+            ServiceError::invalid(format!("metricName: '{}' is not an AWS metric", q.metric))
         })?)
     } else {
         if store.get_custom_metric(q.metric).await?.is_none() {
-            return Err(AdminError::NotFound(format!(
+            return Err(ServiceError::NotFound(format!(
                 "custom metric '{}' does not exist",
                 q.metric
             )));
         }
         Metric::Custom(q.metric.to_owned())
     };
-    let dimension = match q.dimension {
-        Some(d) => Some(
-            store
-                .get_dimension(d)
-                .await?
-                .ok_or_else(|| AdminError::NotFound(format!("dimension '{d}' does not exist")))?,
-        ),
-        None => None,
-    };
+    let dimension =
+        match q.dimension {
+            Some(d) => Some(store.get_dimension(d).await?.ok_or_else(|| {
+                ServiceError::NotFound(format!("dimension '{d}' does not exist"))
+            })?),
+            None => None,
+        };
     let operator = match q.operator {
         None | Some("IN") => DimensionOperator::In,
         Some("NOT_IN") => DimensionOperator::NotIn,
         Some(o) => {
-            return Err(AdminError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "dimensionValueOperator: '{o}' must be IN or NOT_IN"
             )));
         }
@@ -1597,30 +1471,30 @@ pub async fn list_metric_values(
 }
 
 /// Creates a custom metric within the account quota ([`MAX_CUSTOM_METRICS`]).
-pub async fn create_custom_metric_limited(
-    store: &dyn Store,
-    scope: &ArnScope,
+pub async fn create_custom_metric(
+    ctx: &Ctx,
     req: &CreateCustomMetricRequest,
-) -> AdminResult<CreateCustomMetricResponse> {
+) -> ServiceResult<CreateCustomMetricResponse> {
+    let store = ctx.store();
     let existing =
         crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await }).await?;
     if existing.len() >= MAX_CUSTOM_METRICS && !existing.iter().any(|m| m.name == req.metric_name) {
-        return Err(AdminError::LimitExceeded(format!(
+        return Err(ServiceError::LimitExceeded(format!(
             "at most {MAX_CUSTOM_METRICS} custom metrics"
         )));
     }
-    create_custom_metric(store, scope, req).await
+    ctx.custom_metrics_changed(insert_custom_metric(ctx, req).await)
 }
 
 /// UpdateCustomMetric: sets the display name.
 pub async fn update_custom_metric(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     name: &str,
     display_name: &str,
-) -> AdminResult<CustomMetricDescription> {
+) -> ServiceResult<CustomMetricDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     if display_name.chars().count() > MAX_DISPLAY_NAME || !no_control(display_name) {
-        return Err(AdminError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "displayName: at most {MAX_DISPLAY_NAME} characters, no control characters"
         )));
     }
@@ -1635,7 +1509,7 @@ async fn refuse_if_used(
     kind: &str,
     name: &str,
     uses: fn(&store::SecurityProfile, &[Behavior], &str) -> bool,
-) -> AdminResult<()> {
+) -> ServiceResult<()> {
     let users: Vec<String> = all_profiles(store)
         .await?
         .into_iter()
@@ -1645,7 +1519,7 @@ async fn refuse_if_used(
     if users.is_empty() {
         return Ok(());
     }
-    Err(AdminError::invalid(format!(
+    Err(ServiceError::invalid(format!(
         "{kind} '{name}' is used by security profile(s) {}; remove it from them first",
         users.join(", ")
     )))
@@ -1654,12 +1528,13 @@ async fn refuse_if_used(
 /// DeleteCustomMetric. A metric a security profile still uses cannot go (AWS: remove it from
 /// every profile first); deleting one that does not exist succeeds (no ResourceNotFound in
 /// the model).
-pub async fn delete_custom_metric(store: &dyn Store, name: &str) -> AdminResult<()> {
+pub async fn delete_custom_metric(ctx: &Ctx, name: &str) -> ServiceResult<()> {
+    let store = ctx.store();
     refuse_if_used(store, "custom metric", name, profile_uses_metric).await?;
-    match store.delete_custom_metric(name).await {
+    ctx.custom_metrics_changed(match store.delete_custom_metric(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// DescribeDimension's and UpdateDimension's response.
@@ -1693,41 +1568,38 @@ fn dimension_description(scope: &ArnScope, d: store::Dimension) -> DimensionDesc
 }
 
 /// Creates a dimension within the account quota ([`MAX_DIMENSIONS`]).
-pub async fn create_dimension_limited(
-    store: &dyn Store,
-    scope: &ArnScope,
+pub async fn create_dimension(
+    ctx: &Ctx,
     req: &CreateDimensionRequest,
-) -> AdminResult<CreateDimensionResponse> {
+) -> ServiceResult<CreateDimensionResponse> {
+    let store = ctx.store();
     let existing =
         crate::store::all_pages(|p| async move { store.list_dimensions(&p).await }).await?;
     if existing.len() >= MAX_DIMENSIONS && !existing.iter().any(|d| d.name == req.name) {
-        return Err(AdminError::LimitExceeded(format!(
+        return Err(ServiceError::LimitExceeded(format!(
             "at most {MAX_DIMENSIONS} dimensions"
         )));
     }
-    create_dimension(store, scope, req).await
+    insert_dimension(ctx, req).await
 }
 
 /// DescribeDimension.
-pub async fn describe_dimension(
-    store: &dyn Store,
-    scope: &ArnScope,
-    name: &str,
-) -> AdminResult<DimensionDescription> {
+pub async fn describe_dimension(ctx: &Ctx, name: &str) -> ServiceResult<DimensionDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let d = store
         .get_dimension(name)
         .await?
-        .ok_or_else(|| AdminError::NotFound(format!("dimension '{name}' does not exist")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("dimension '{name}' does not exist")))?;
     Ok(dimension_description(scope, d))
 }
 
 /// UpdateDimension: replaces the topic filters.
 pub async fn update_dimension(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     name: &str,
     string_values: &[String],
-) -> AdminResult<DimensionDescription> {
+) -> ServiceResult<DimensionDescription> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let mut errors = Vec::new();
     if string_values.is_empty() || string_values.len() > MAX_DIMENSION_VALUES {
         errors.push(format!(
@@ -1743,15 +1615,16 @@ pub async fn update_dimension(
         }
     }
     if !errors.is_empty() {
-        return Err(AdminError::Invalid(errors));
+        return Err(ServiceError::Invalid(errors));
     }
     let d = store.update_dimension(name, string_values).await?;
-    Ok(dimension_description(scope, d))
+    ctx.targeting_changed(Ok(dimension_description(scope, d)))
 }
 
 /// DeleteDimension. A dimension a security profile still uses cannot go; deleting one that
 /// does not exist succeeds (no ResourceNotFound in the model).
-pub async fn delete_dimension(store: &dyn Store, name: &str) -> AdminResult<()> {
+pub async fn delete_dimension(ctx: &Ctx, name: &str) -> ServiceResult<()> {
+    let store = ctx.store();
     refuse_if_used(store, "dimension", name, profile_uses_dimension).await?;
     match store.delete_dimension(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
@@ -1790,14 +1663,15 @@ pub struct TrainingSummariesResponse {
 /// one profile or all; `maxResults` 1–10. Models are never built, so every one reports
 /// `PENDING_BUILD`, which is what AWS reports before it has enough data.
 pub async fn behavior_model_training_summaries(
-    store: &dyn Store,
+    ctx: &Ctx,
     profile: Option<&str>,
     paging: &Paging,
-) -> AdminResult<TrainingSummariesResponse> {
+) -> ServiceResult<TrainingSummariesResponse> {
+    let store = ctx.store();
     let profiles = match profile {
         Some(name) => {
             let p = store.get_security_profile(name).await?.ok_or_else(|| {
-                AdminError::NotFound(format!("security profile '{name}' does not exist"))
+                ServiceError::NotFound(format!("security profile '{name}' does not exist"))
             })?;
             let b =
                 serde_json::from_value::<Vec<Behavior>>(p.behaviors.clone()).unwrap_or_default();
@@ -1825,6 +1699,7 @@ pub async fn behavior_model_training_summaries(
     let (summaries, next_token) = page_vec(
         summaries,
         |s| format!("{}\n{}", s.security_profile_name, s.behavior_name),
+        "training-summaries",
         paging,
         10,
     )?;

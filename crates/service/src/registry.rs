@@ -25,12 +25,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::detect::{AdminError, ArnScope, Paging};
-use crate::pki::{Ca, CertFacts, verify_issued_by};
+use crate::Ctx;
+use crate::error::{ServiceError, ServiceResult};
+use crate::pki::{CertFacts, verify_issued_by};
 use crate::store::{
     CaCertificate, CertStatus, Certificate, NewPolicy, NewThing, NewThingGroup, Page, PageRequest,
     Policy, Store, StoreError, StoreResult, Thing, ThingGroup,
 };
+use fleetward_core::aws::{ArnScope, Paging};
 use fleetward_core::identity::PolicyDocument;
 
 /// Most attributes a thing without a thing type may have (AWS's registry quota; Fleetward has
@@ -51,66 +53,6 @@ const MAX_GROUP_DESCRIPTION: usize = 2028;
 /// The subject common name of certificates CreateKeysAndCertificate issues. It names no thing:
 /// as in AWS, the certificate exists before it is attached to one.
 pub const ISSUED_CERT_NAME: &str = "Fleetward Device Certificate";
-
-/// Why a registry operation failed: the Detect layer's errors plus the three certificate and
-/// policy errors only the registry raises.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RegistryError {
-    /// An error shared with the Detect layer (invalid request, not found, conflict, …).
-    #[error(transparent)]
-    Admin(#[from] AdminError),
-    /// The certificate is malformed, expired, or not signed by a registered CA.
-    #[error("{0}")]
-    CertificateValidation(String),
-    /// The certificate (or its CA) is in a state that forbids the operation.
-    #[error("{0}")]
-    CertificateState(String),
-    /// The policy document is not a policy Fleetward can evaluate faithfully.
-    #[error("{0}")]
-    MalformedPolicy(String),
-}
-
-impl RegistryError {
-    /// The AWS error name, so SDKs raise the exception class they would against AWS.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            RegistryError::Admin(e) => e.name(),
-            RegistryError::CertificateValidation(_) => "CertificateValidationException",
-            RegistryError::CertificateState(_) => "CertificateStateException",
-            RegistryError::MalformedPolicy(_) => "MalformedPolicyException",
-        }
-    }
-
-    /// Whether the caller can fix it by changing the request.
-    pub const fn is_user_error(&self) -> bool {
-        match self {
-            RegistryError::Admin(e) => e.is_user_error(),
-            _ => true,
-        }
-    }
-
-    /// Whether a named resource does not exist (the CLI's exit status 3).
-    pub const fn is_not_found(&self) -> bool {
-        matches!(self, RegistryError::Admin(AdminError::NotFound(_)))
-    }
-
-    fn invalid(message: impl Into<String>) -> Self {
-        RegistryError::Admin(AdminError::Invalid(vec![message.into()]))
-    }
-
-    fn not_found(message: impl Into<String>) -> Self {
-        RegistryError::Admin(AdminError::NotFound(message.into()))
-    }
-}
-
-impl From<StoreError> for RegistryError {
-    fn from(e: StoreError) -> Self {
-        RegistryError::Admin(e.into())
-    }
-}
-
-/// Result of a registry operation.
-pub type RegistryResult<T> = Result<T, RegistryError>;
 
 // --- names, ARNs, ids, times ---------------------------------------------------------------
 
@@ -146,8 +88,8 @@ fn parse_arn<'a>(
     member: &str,
     kind: &str,
     value: &'a str,
-) -> RegistryResult<&'a str> {
-    let bad = |why: &str| RegistryError::invalid(format!("{member}: '{value}' {why}"));
+) -> ServiceResult<&'a str> {
+    let bad = |why: &str| ServiceError::invalid(format!("{member}: '{value}' {why}"));
     let parts: Vec<&str> = value.splitn(6, ':').collect();
     let [a, partition, service, region, account, resource] = parts[..] else {
         return Err(bad("is not an ARN"));
@@ -190,18 +132,18 @@ fn seconds(ms: i64) -> f64 {
     s
 }
 
-fn check_name(member: &str, name: &str) -> RegistryResult<()> {
+fn check_name(member: &str, name: &str) -> ServiceResult<()> {
     if fleetward_proto::topic::is_valid_thing_name(name) {
         Ok(())
     } else {
-        Err(RegistryError::invalid(format!(
+        Err(ServiceError::invalid(format!(
             "{member}: '{name}' must be 1-128 characters of [a-zA-Z0-9:_-]"
         )))
     }
 }
 
 /// `[\w+=,.@-]+`, 1–128: policy names.
-fn check_policy_name(name: &str) -> RegistryResult<()> {
+fn check_policy_name(name: &str) -> ServiceResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name
@@ -210,25 +152,25 @@ fn check_policy_name(name: &str) -> RegistryResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(RegistryError::invalid(format!(
+        Err(ServiceError::invalid(format!(
             "policyName: '{name}' must be 1-128 characters of [a-zA-Z0-9_+=,.@-]"
         )))
     }
 }
 
 /// 64 hex digits, optionally `0x`-led; returns the lowercase form the store keys by.
-fn check_cert_id(id: &str) -> RegistryResult<String> {
+fn check_cert_id(id: &str) -> ServiceResult<String> {
     let hex = id.strip_prefix("0x").unwrap_or(id);
     if id.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(hex.to_ascii_lowercase())
     } else {
-        Err(RegistryError::invalid(format!(
+        Err(ServiceError::invalid(format!(
             "certificateId: '{id}' must be 64 hexadecimal characters"
         )))
     }
 }
 
-fn check_attributes(attributes: &BTreeMap<String, String>) -> RegistryResult<()> {
+fn check_attributes(attributes: &BTreeMap<String, String>) -> ServiceResult<()> {
     let mut errors = Vec::new();
     if attributes.len() > MAX_THING_ATTRIBUTES {
         errors.push(format!(
@@ -261,7 +203,7 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> RegistryResult<()>
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(RegistryError::Admin(AdminError::Invalid(errors)))
+        Err(ServiceError::Invalid(errors))
     }
 }
 
@@ -271,81 +213,30 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> RegistryResult<()>
 fn page_request(
     token: Option<&str>,
     max: Option<u32>,
-    member: &str,
-) -> RegistryResult<PageRequest> {
-    if let Some(m) = max
-        && !(1..=PageRequest::MAX_LIMIT).contains(&m)
-    {
-        return Err(RegistryError::invalid(format!(
-            "{member}: must be 1-{}, got {m}",
-            PageRequest::MAX_LIMIT
-        )));
-    }
-    Ok(PageRequest {
-        next_token: token.map(str::to_owned),
-        max_results: max,
-    })
+    member: &'static str,
+) -> ServiceResult<PageRequest> {
+    Ok(PageRequest::checked(
+        token,
+        max,
+        member,
+        PageRequest::MAX_LIMIT,
+    )?)
 }
 
-fn paging(p: &Paging) -> RegistryResult<PageRequest> {
-    page_request(p.next_token.as_deref(), p.max_results, "maxResults")
+fn paging(p: &Paging) -> ServiceResult<PageRequest> {
+    Ok(p.request()?)
 }
 
-const TOKEN_MAGIC: &str = "fwr1";
-const TOKEN_SEP: char = '\u{1f}';
-
-/// One page of `items`, which must be sorted by `key` (as strings). Used where the store cannot
-/// page the listing itself (a filtered tree, a short list, another order); the token is the
-/// last key, hex-encoded like the store's, and tagged with `list` so tokens cannot be mixed up.
+/// One page of `items` in the order of `key`, for listings the store cannot page itself.
 fn memory_page<T>(
     items: Vec<T>,
     key: impl Fn(&T) -> String,
     list: &str,
     page: &PageRequest,
-) -> RegistryResult<Page<T>> {
-    let after = match &page.next_token {
-        None => None,
-        Some(t) => Some(decode_token(t, list)?),
-    };
-    let limit = page.limit() as usize;
-    let mut rest = items
-        .into_iter()
-        .filter(|i| after.as_ref().is_none_or(|a| key(i) > *a))
-        .peekable();
-    let mut out = Vec::new();
-    while out.len() < limit {
-        match rest.next() {
-            Some(i) => out.push(i),
-            None => break,
-        }
-    }
-    let next_token = if rest.peek().is_some() {
-        out.last().map(|i| {
-            hex::encode(format!(
-                "{TOKEN_MAGIC}{TOKEN_SEP}{list}{TOKEN_SEP}{}",
-                key(i)
-            ))
-        })
-    } else {
-        None
-    };
-    Ok(Page {
-        items: out,
-        next_token,
-    })
-}
-
-fn decode_token(token: &str, list: &str) -> RegistryResult<String> {
-    let bad = || RegistryError::invalid("nextToken: not a token this listing issued");
-    let text = hex::decode(token)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
-    let mut parts = text.splitn(3, TOKEN_SEP);
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(TOKEN_MAGIC), Some(l), Some(key)) if l == list => Ok(key.to_owned()),
-        _ => Err(bad()),
-    }
+) -> ServiceResult<Page<T>> {
+    Ok(fleetward_core::aws::paging::memory_page(
+        items, key, list, page,
+    )?)
 }
 
 /// One page of the store listing `fetch` restricted to the items `keep` accepts. It walks the
@@ -355,7 +246,7 @@ async fn filtered_page<T, F, Fut>(
     page: &PageRequest,
     mut fetch: F,
     keep: impl Fn(&T) -> bool,
-) -> RegistryResult<Page<T>>
+) -> ServiceResult<Page<T>>
 where
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = StoreResult<Page<T>>>,
@@ -387,12 +278,6 @@ where
             Some(t) => token = Some(t),
         }
     }
-}
-
-/// A key that sorts like `ms` as a string: the i64 mapped order-preservingly onto u64, in
-/// fixed-width hex.
-fn time_key(ms: i64) -> String {
-    format!("{:016x}", (ms as u64) ^ (1 << 63))
 }
 
 /// The reverse of [`time_key`]'s order, for newest-first listings.
@@ -520,20 +405,20 @@ fn thing_attribute(scope: &ArnScope, t: Thing) -> ThingAttribute {
 /// CreateThing. Creating an existing thing with the same attributes returns it again;
 /// different attributes are `ResourceAlreadyExists`.
 pub async fn create_thing(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &CreateThingRequest,
-) -> RegistryResult<CreateThingResponse> {
+) -> ServiceResult<CreateThingResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingName", &req.thing_name)?;
     if let Some(t) = &req.thing_type_name {
         check_name("thingTypeName", t)?;
-        return Err(RegistryError::not_found(format!(
+        return Err(ServiceError::not_found(format!(
             "thing type '{t}' does not exist (Fleetward has no thing types)"
         )));
     }
     if let Some(b) = &req.billing_group_name {
         check_name("billingGroupName", b)?;
-        return Err(RegistryError::not_found(format!(
+        return Err(ServiceError::not_found(format!(
             "billing group '{b}' does not exist (Fleetward has no billing groups)"
         )));
     }
@@ -552,10 +437,10 @@ pub async fn create_thing(
         Err(StoreError::AlreadyExists { .. }) => match store.get_thing(&new.name).await? {
             Some(t) if t.attributes == new.attributes => t,
             _ => {
-                return Err(RegistryError::Admin(AdminError::AlreadyExists(format!(
+                return Err(ServiceError::AlreadyExists(format!(
                     "thing '{}' already exists with a different configuration",
                     new.name
-                ))));
+                )));
             }
         },
         Err(e) => return Err(e.into()),
@@ -567,19 +452,16 @@ pub async fn create_thing(
     })
 }
 
-async fn get_thing(store: &dyn Store, name: &str) -> RegistryResult<Thing> {
+async fn get_thing(store: &dyn Store, name: &str) -> ServiceResult<Thing> {
     store
         .get_thing(name)
         .await?
-        .ok_or_else(|| RegistryError::not_found(format!("thing '{name}' does not exist")))
+        .ok_or_else(|| ServiceError::not_found(format!("thing '{name}' does not exist")))
 }
 
 /// DescribeThing.
-pub async fn describe_thing(
-    store: &dyn Store,
-    scope: &ArnScope,
-    name: &str,
-) -> RegistryResult<DescribeThingResponse> {
+pub async fn describe_thing(ctx: &Ctx, name: &str) -> ServiceResult<DescribeThingResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingName", name)?;
     let t = get_thing(store, name).await?;
     Ok(DescribeThingResponse {
@@ -593,11 +475,8 @@ pub async fn describe_thing(
 }
 
 /// ListThings, by name, optionally filtered by one attribute.
-pub async fn list_things(
-    store: &dyn Store,
-    scope: &ArnScope,
-    req: &ListThingsRequest,
-) -> RegistryResult<ListThingsResponse> {
+pub async fn list_things(ctx: &Ctx, req: &ListThingsRequest) -> ServiceResult<ListThingsResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = paging(&req.paging)?;
     if let Some(t) = &req.thing_type_name {
         check_name("thingTypeName", t)?;
@@ -605,7 +484,7 @@ pub async fn list_things(
     let filter = match (&req.attribute_name, &req.attribute_value) {
         (None, None) => None,
         (None, Some(_)) => {
-            return Err(RegistryError::invalid(
+            return Err(ServiceError::invalid(
                 "attributeValue: requires attributeName",
             ));
         }
@@ -644,10 +523,8 @@ pub async fn list_things(
 }
 
 /// Every thing, for operators (the CLI's listing).
-pub async fn all_things(
-    store: &dyn Store,
-    scope: &ArnScope,
-) -> RegistryResult<Vec<ThingAttribute>> {
+pub async fn all_things(ctx: &Ctx) -> ServiceResult<Vec<ThingAttribute>> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     Ok(
         crate::store::all_pages(|p| async move { store.list_things(&p).await })
             .await?
@@ -661,10 +538,11 @@ pub async fn all_things(
 /// principals attached is refused, as in AWS, so a certificate is never left pointing nowhere
 /// by accident; `expectedVersion` must match when given.
 pub async fn delete_thing(
-    store: &dyn Store,
+    ctx: &Ctx,
     name: &str,
     expected_version: Option<i64>,
-) -> RegistryResult<()> {
+) -> ServiceResult<()> {
+    let store = ctx.store();
     check_name("thingName", name)?;
     let Some(t) = store.get_thing(name).await? else {
         return Ok(());
@@ -672,20 +550,20 @@ pub async fn delete_thing(
     if let Some(v) = expected_version
         && v != t.version
     {
-        return Err(RegistryError::Admin(AdminError::VersionConflict(format!(
+        return Err(ServiceError::VersionConflict(format!(
             "thing '{name}' is at version {}, not {v}",
             t.version
-        ))));
+        )));
     }
     if !store.thing_principals(name).await?.is_empty() {
-        return Err(RegistryError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "Cannot delete. Thing {name} is still attached to one or more principals"
         )));
     }
-    match store.delete_thing(name).await {
+    ctx.targeting_changed(match store.delete_thing(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
-    }
+    })
 }
 
 // --- thing groups --------------------------------------------------------------------------
@@ -841,23 +719,23 @@ fn group_name_and_arn(scope: &ArnScope, name: &str) -> GroupNameAndArn {
     }
 }
 
-async fn get_group(store: &dyn Store, name: &str) -> RegistryResult<ThingGroup> {
+async fn get_group(store: &dyn Store, name: &str) -> ServiceResult<ThingGroup> {
     store
         .get_group(name)
         .await?
-        .ok_or_else(|| RegistryError::not_found(format!("thing group '{name}' does not exist")))
+        .ok_or_else(|| ServiceError::not_found(format!("thing group '{name}' does not exist")))
 }
 
 /// The ancestors of a group with parent `parent`, root first. Bounded, so corrupted data with a
 /// cycle cannot loop forever.
-async fn ancestors(store: &dyn Store, parent: Option<String>) -> RegistryResult<Vec<String>> {
+async fn ancestors(store: &dyn Store, parent: Option<String>) -> ServiceResult<Vec<String>> {
     let mut chain = Vec::new();
     let mut next = parent;
     while let Some(name) = next {
         if chain.len() > 64 || chain.contains(&name) {
-            return Err(RegistryError::Admin(AdminError::Internal(format!(
+            return Err(ServiceError::Internal(format!(
                 "thing group hierarchy above '{name}' is cyclic or too deep"
-            ))));
+            )));
         }
         next = store.get_group(&name).await?.and_then(|g| g.parent);
         chain.push(name);
@@ -870,16 +748,16 @@ async fn ancestors(store: &dyn Store, parent: Option<String>) -> RegistryResult<
 /// parent is `InvalidRequest`) and the hierarchy may be at most seven deep. An identical group
 /// already existing is returned again.
 pub async fn create_thing_group(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &CreateThingGroupRequest,
-) -> RegistryResult<CreateThingGroupResponse> {
+) -> ServiceResult<CreateThingGroupResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingGroupName", &req.thing_group_name)?;
     let props = req.thing_group_properties.clone().unwrap_or_default();
     if let Some(d) = &props.thing_group_description
         && (d.chars().count() > MAX_GROUP_DESCRIPTION || d.chars().any(char::is_control))
     {
-        return Err(RegistryError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "thingGroupProperties.thingGroupDescription: at most {MAX_GROUP_DESCRIPTION} \
              characters, no control characters"
         )));
@@ -889,20 +767,20 @@ pub async fn create_thing_group(
         .as_ref()
         .is_some_and(|p| !p.attributes.is_empty())
     {
-        return Err(RegistryError::invalid(
+        return Err(ServiceError::invalid(
             "thingGroupProperties.attributePayload: thing group attributes are not supported",
         ));
     }
     if let Some(parent) = &req.parent_group_name {
         check_name("parentGroupName", parent)?;
         if store.get_group(parent).await?.is_none() {
-            return Err(RegistryError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "parentGroupName: thing group '{parent}' does not exist"
             )));
         }
         let depth = ancestors(store, Some(parent.clone())).await?.len() + 1;
         if depth > MAX_GROUP_DEPTH {
-            return Err(RegistryError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "parentGroupName: a thing group hierarchy is at most {MAX_GROUP_DEPTH} levels deep"
             )));
         }
@@ -917,14 +795,14 @@ pub async fn create_thing_group(
         Err(StoreError::AlreadyExists { .. }) => match store.get_group(&new.name).await? {
             Some(g) if g.parent == new.parent && g.description == new.description => g,
             _ => {
-                return Err(RegistryError::Admin(AdminError::AlreadyExists(format!(
+                return Err(ServiceError::AlreadyExists(format!(
                     "thing group '{}' already exists with a different configuration",
                     new.name
-                ))));
+                )));
             }
         },
         Err(StoreError::NotFound { kind, name }) => {
-            return Err(RegistryError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "parentGroupName: {kind} '{name}' does not exist"
             )));
         }
@@ -939,10 +817,10 @@ pub async fn create_thing_group(
 
 /// DescribeThingGroup.
 pub async fn describe_thing_group(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     name: &str,
-) -> RegistryResult<DescribeThingGroupResponse> {
+) -> ServiceResult<DescribeThingGroupResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingGroupName", name)?;
     let g = get_group(store, name).await?;
     let chain = ancestors(store, g.parent.clone()).await?;
@@ -969,10 +847,10 @@ pub async fn describe_thing_group(
 /// ListThingGroups: every group, a parent's children, or (`recursive`) a parent's descendants,
 /// optionally by name prefix.
 pub async fn list_thing_groups(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &ListThingGroupsRequest,
-) -> RegistryResult<ListThingGroupsResponse> {
+) -> ServiceResult<ListThingGroupsResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = paging(&req.paging)?;
     if let Some(p) = &req.parent_group {
         check_name("parentGroup", p)?;
@@ -1026,7 +904,8 @@ pub async fn list_thing_groups(
 }
 
 /// Every group with its parent, for operators (the CLI's listing).
-pub async fn all_thing_groups(store: &dyn Store) -> RegistryResult<Vec<ThingGroup>> {
+pub async fn all_thing_groups(ctx: &Ctx) -> ServiceResult<Vec<ThingGroup>> {
+    let store = ctx.store();
     Ok(crate::store::all_pages(|p| async move { store.list_groups(None, &p).await }).await?)
 }
 
@@ -1037,15 +916,15 @@ fn name_or_arn(
     name: Option<&str>,
     arn: Option<&str>,
     (name_member, arn_member, kind): (&str, &str, &str),
-) -> RegistryResult<String> {
+) -> ServiceResult<String> {
     let from_arn = arn
         .map(|a| parse_arn(scope, arn_member, kind, a))
         .transpose()?;
     match (name, from_arn) {
-        (None, None) => Err(RegistryError::invalid(format!(
+        (None, None) => Err(ServiceError::invalid(format!(
             "{name_member} or {arn_member} is required"
         ))),
-        (Some(n), Some(a)) if n != a => Err(RegistryError::invalid(format!(
+        (Some(n), Some(a)) if n != a => Err(ServiceError::invalid(format!(
             "{name_member} '{n}' and {arn_member} name different resources"
         ))),
         (Some(n), _) => {
@@ -1062,7 +941,7 @@ fn name_or_arn(
 fn membership(
     scope: &ArnScope,
     req: &ThingGroupMembershipRequest,
-) -> RegistryResult<(String, String)> {
+) -> ServiceResult<(String, String)> {
     let group = name_or_arn(
         scope,
         req.thing_group_name.as_deref(),
@@ -1082,10 +961,10 @@ fn membership(
 /// and in at most one group of a hierarchy (so the groups covering a thing form chains, and a
 /// profile attached to a hierarchy's root applies once). Adding a member again is a no-op.
 pub async fn add_thing_to_thing_group(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &ThingGroupMembershipRequest,
-) -> RegistryResult<()> {
+) -> ServiceResult<()> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let (group, thing) = membership(scope, req)?;
     let g = get_group(store, &group).await?;
     get_thing(store, &thing).await?;
@@ -1094,7 +973,7 @@ pub async fn add_thing_to_thing_group(
         return Ok(());
     }
     if current.len() >= MAX_GROUPS_PER_THING {
-        return Err(RegistryError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "thing '{thing}' is already in {MAX_GROUPS_PER_THING} thing groups, the most allowed"
         )));
     }
@@ -1103,36 +982,37 @@ pub async fn add_thing_to_thing_group(
     for other in &current {
         let parent = store.get_group(other).await?.and_then(|o| o.parent);
         if root(ancestors(store, parent).await?, other) == target_root {
-            return Err(RegistryError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "thing '{thing}' is already in thing group '{other}' of the same hierarchy \
                  (rooted at '{target_root}'); a thing can be in only one group of a hierarchy"
             )));
         }
     }
     store.add_thing_to_group(&group, &thing).await?;
-    Ok(())
+    ctx.targeting_changed(Ok(()))
 }
 
 /// RemoveThingFromThingGroup. Both must exist; removing a non-member is a no-op.
 pub async fn remove_thing_from_thing_group(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &ThingGroupMembershipRequest,
-) -> RegistryResult<()> {
+) -> ServiceResult<()> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let (group, thing) = membership(scope, req)?;
     get_group(store, &group).await?;
     get_thing(store, &thing).await?;
     store.remove_thing_from_group(&group, &thing).await?;
-    Ok(())
+    ctx.targeting_changed(Ok(()))
 }
 
 /// ListThingsInThingGroup, directly or (`recursive`) in the group and its descendants.
 pub async fn list_things_in_thing_group(
-    store: &dyn Store,
+    ctx: &Ctx,
     group: &str,
     recursive: bool,
     paging_: &Paging,
-) -> RegistryResult<ListThingsInThingGroupResponse> {
+) -> ServiceResult<ListThingsInThingGroupResponse> {
+    let store = ctx.store();
     check_name("thingGroupName", group)?;
     let page = paging(paging_)?;
     let p = store.list_things_in_group(group, recursive, &page).await?;
@@ -1146,10 +1026,11 @@ pub async fn list_things_in_thing_group(
 /// child groups is refused (`InvalidRequest`: the model lists no conflict error here);
 /// `expectedVersion` must match when given. Memberships go with the group.
 pub async fn delete_thing_group(
-    store: &dyn Store,
+    ctx: &Ctx,
     name: &str,
     expected_version: Option<i64>,
-) -> RegistryResult<()> {
+) -> ServiceResult<()> {
+    let store = ctx.store();
     check_name("thingGroupName", name)?;
     let Some(g) = store.get_group(name).await? else {
         return Ok(());
@@ -1157,27 +1038,27 @@ pub async fn delete_thing_group(
     if let Some(v) = expected_version
         && v != g.version
     {
-        return Err(RegistryError::Admin(AdminError::VersionConflict(format!(
+        return Err(ServiceError::VersionConflict(format!(
             "thing group '{name}' is at version {}, not {v}",
             g.version
-        ))));
+        )));
     }
-    match store.delete_group(name).await {
+    ctx.targeting_changed(match store.delete_group(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(StoreError::Conflict(m)) => Err(RegistryError::invalid(format!(
+        Err(StoreError::Conflict(m)) => Err(ServiceError::invalid(format!(
             "Cannot delete thing group {name}: {m}"
         ))),
         Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// ListThingGroupsForThing: the groups a thing is directly in, by name.
 pub async fn list_thing_groups_for_thing(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     thing: &str,
     paging_: &Paging,
-) -> RegistryResult<ListThingGroupsResponse> {
+) -> ServiceResult<ListThingGroupsResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingName", thing)?;
     let page = paging(paging_)?;
     let groups = store.groups_of_thing(thing).await?;
@@ -1370,27 +1251,23 @@ fn certificate_row(
 
 /// CreateKeysAndCertificate: a fresh P-256 key and a certificate from the Fleetward CA,
 /// registered ACTIVE with `set_as_active`, else INACTIVE (AWS's default). The private key is
-/// returned once and never stored.
+/// returned once and never stored. `common_name` names the certificate's subject
+/// (`fleetward certs create --thing` names it after its thing, which makes certificates
+/// recognisable in TLS logs); AWS's API gives none, and then it is [`ISSUED_CERT_NAME`].
+/// `ServiceUnavailable` when this process has no CA loaded.
 pub async fn create_keys_and_certificate(
-    store: &dyn Store,
-    scope: &ArnScope,
-    ca: &Ca,
+    ctx: &Ctx,
+    common_name: Option<&str>,
     set_as_active: bool,
-) -> RegistryResult<CreateKeysAndCertificateResponse> {
-    create_keys_and_certificate_named(store, scope, ca, ISSUED_CERT_NAME, set_as_active).await
-}
-
-/// [`create_keys_and_certificate`] with the subject's common name chosen by the caller:
-/// `fleetward certs create --thing` names the certificate after its thing, which makes
-/// certificates recognisable in TLS logs.
-pub async fn create_keys_and_certificate_named(
-    store: &dyn Store,
-    scope: &ArnScope,
-    ca: &Ca,
-    common_name: &str,
-    set_as_active: bool,
-) -> RegistryResult<CreateKeysAndCertificateResponse> {
-    let internal = |e: String| RegistryError::Admin(AdminError::Internal(e));
+) -> ServiceResult<CreateKeysAndCertificateResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
+    let Some(ca) = ctx.ca.as_deref() else {
+        return Err(ServiceError::Unavailable(
+            "this server has no certificate authority to issue certificates with".to_owned(),
+        ));
+    };
+    let common_name = common_name.unwrap_or(ISSUED_CERT_NAME);
+    let internal = |e: String| ServiceError::Internal(e);
     let issued = ca
         .issue_device(common_name)
         .map_err(|e| internal(e.to_string()))?;
@@ -1416,7 +1293,7 @@ pub async fn create_keys_and_certificate_named(
 }
 
 /// The status a RegisterCertificate request asks for.
-fn register_status(req: &RegisterCertificateRequest) -> RegistryResult<CertStatus> {
+fn register_status(req: &RegisterCertificateRequest) -> ServiceResult<CertStatus> {
     match &req.status {
         None => Ok(status_for_new(req.set_as_active.unwrap_or(false))),
         Some(s) => parse_settable_status("status", s),
@@ -1425,7 +1302,7 @@ fn register_status(req: &RegisterCertificateRequest) -> RegistryResult<CertStatu
 
 /// ACTIVE, INACTIVE or REVOKED. The model's other values are states AWS sets itself (transfers,
 /// just-in-time registration), which Fleetward has no use for.
-fn parse_settable_status(member: &str, s: &str) -> RegistryResult<CertStatus> {
+fn parse_settable_status(member: &str, s: &str) -> ServiceResult<CertStatus> {
     if let Some(status) = CertStatus::parse(s) {
         return Ok(status);
     }
@@ -1438,12 +1315,12 @@ fn parse_settable_status(member: &str, s: &str) -> RegistryResult<CertStatus> {
         "must be one of ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, REGISTER_INACTIVE, \
          PENDING_ACTIVATION"
     };
-    Err(RegistryError::invalid(format!("{member}: '{s}' {why}")))
+    Err(ServiceError::invalid(format!("{member}: '{s}' {why}")))
 }
 
-fn check_pem(member: &str, pem: &str) -> RegistryResult<()> {
+fn check_pem(member: &str, pem: &str) -> ServiceResult<()> {
     if pem.is_empty() || pem.len() > MAX_PEM {
-        return Err(RegistryError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "{member}: 1-{MAX_PEM} characters"
         )));
     }
@@ -1456,16 +1333,16 @@ fn find_issuer<'a>(
     pem: &str,
     ca_pem: Option<&str>,
     cas: &'a [CaCertificate],
-) -> RegistryResult<&'a CaCertificate> {
+) -> ServiceResult<&'a CaCertificate> {
     let candidates: Vec<&CaCertificate> = match ca_pem {
         Some(ca_pem) => {
             let ca_facts = CertFacts::from_pem(ca_pem).map_err(|e| {
-                RegistryError::CertificateValidation(format!("caCertificatePem: {e}"))
+                ServiceError::CertificateValidation(format!("caCertificatePem: {e}"))
             })?;
             let registered: Vec<&CaCertificate> =
                 cas.iter().filter(|c| c.id == ca_facts.id).collect();
             if registered.is_empty() {
-                return Err(RegistryError::CertificateValidation(format!(
+                return Err(ServiceError::CertificateValidation(format!(
                     "caCertificatePem: CA certificate {} is not registered",
                     ca_facts.id
                 )));
@@ -1482,12 +1359,12 @@ fn find_issuer<'a>(
         return Ok(active);
     }
     match signers.first() {
-        Some(c) => Err(RegistryError::CertificateState(format!(
+        Some(c) => Err(ServiceError::CertificateState(format!(
             "the issuing CA certificate {} is {}, not ACTIVE",
             c.id,
             c.status.as_str()
         ))),
-        None => Err(RegistryError::CertificateValidation(
+        None => Err(ServiceError::CertificateValidation(
             if ca_pem.is_some() {
                 "the certificate is not signed by caCertificatePem"
             } else {
@@ -1501,25 +1378,25 @@ fn find_issuer<'a>(
 /// RegisterCertificate: a device certificate signed by a registered CA. The PEM must parse, be
 /// a leaf and be within its validity period now.
 pub async fn register_certificate(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &RegisterCertificateRequest,
-) -> RegistryResult<RegisterCertificateResponse> {
+) -> ServiceResult<RegisterCertificateResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_pem("certificatePem", &req.certificate_pem)?;
     if let Some(ca) = &req.ca_certificate_pem {
         check_pem("caCertificatePem", ca)?;
     }
     let status = register_status(req)?;
     let facts = CertFacts::from_pem(&req.certificate_pem)
-        .map_err(|e| RegistryError::CertificateValidation(format!("certificatePem: {e}")))?;
+        .map_err(|e| ServiceError::CertificateValidation(format!("certificatePem: {e}")))?;
     if facts.is_ca {
-        return Err(RegistryError::CertificateValidation(
+        return Err(ServiceError::CertificateValidation(
             "certificatePem: a CA certificate cannot be registered as a device certificate".into(),
         ));
     }
     let now = fleetward_core::aws::time::system_now_ms();
     if now < facts.not_before || now > facts.not_after {
-        return Err(RegistryError::CertificateValidation(
+        return Err(ServiceError::CertificateValidation(
             "certificatePem: the certificate is not within its validity period".into(),
         ));
     }
@@ -1542,20 +1419,20 @@ pub async fn register_certificate(
     })
 }
 
-async fn get_certificate(store: &dyn Store, id: &str) -> RegistryResult<Certificate> {
+async fn get_certificate(store: &dyn Store, id: &str) -> ServiceResult<Certificate> {
     let id = check_cert_id(id)?;
     store
         .get_certificate(&id)
         .await?
-        .ok_or_else(|| RegistryError::not_found(format!("certificate '{id}' does not exist")))
+        .ok_or_else(|| ServiceError::not_found(format!("certificate '{id}' does not exist")))
 }
 
 /// DescribeCertificate.
 pub async fn describe_certificate(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     id: &str,
-) -> RegistryResult<DescribeCertificateResponse> {
+) -> ServiceResult<DescribeCertificateResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let c = get_certificate(store, id).await?;
     let validity = CertFacts::from_pem(&c.pem)
         .ok()
@@ -1590,10 +1467,10 @@ fn certificate_summary(scope: &ArnScope, c: &Certificate) -> CertificateSummary 
 
 /// ListCertificates, newest first (or oldest first with `ascendingOrder`).
 pub async fn list_certificates(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &MarkerPaging,
-) -> RegistryResult<ListCertificatesResponse> {
+) -> ServiceResult<ListCertificatesResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = page_request(req.marker.as_deref(), req.page_size, "pageSize")?;
     let p = if req.ascending_order.unwrap_or(false) {
         // The store pages newest first only; oldest first is paged here.
@@ -1602,7 +1479,13 @@ pub async fn list_certificates(
         all.reverse();
         memory_page(
             all,
-            |c| format!("{}{}", time_key(c.created_at), c.id),
+            |c| {
+                format!(
+                    "{}{}",
+                    fleetward_core::aws::paging::time_key(c.created_at),
+                    c.id
+                )
+            },
             "certificates-ascending",
             &page,
         )?
@@ -1620,21 +1503,19 @@ pub async fn list_certificates(
 }
 
 /// Every certificate, newest first, for operators (the CLI's listing).
-pub async fn all_certificates(store: &dyn Store) -> RegistryResult<Vec<Certificate>> {
+pub async fn all_certificates(ctx: &Ctx) -> ServiceResult<Vec<Certificate>> {
+    let store = ctx.store();
     Ok(crate::store::all_pages(|p| async move { store.list_certificates(&p).await }).await?)
 }
 
 /// UpdateCertificate. A REVOKED certificate stays revoked (`CertificateState`); the model's
 /// AWS-internal states cannot be set.
-pub async fn update_certificate(
-    store: &dyn Store,
-    id: &str,
-    new_status: &str,
-) -> RegistryResult<()> {
+pub async fn update_certificate(ctx: &Ctx, id: &str, new_status: &str) -> ServiceResult<()> {
+    let store = ctx.store();
     let status = parse_settable_status("newStatus", new_status)?;
     let c = get_certificate(store, id).await?;
     if c.status == CertStatus::Revoked && status != CertStatus::Revoked {
-        return Err(RegistryError::CertificateState(format!(
+        return Err(ServiceError::CertificateState(format!(
             "certificate {} is REVOKED and cannot become {}",
             c.id,
             status.as_str()
@@ -1658,7 +1539,7 @@ pub struct ListThingPrincipalsResponse {
 }
 
 /// The certificate id a principal ARN names. Fleetward's only principals are certificates.
-fn principal_cert_id(scope: &ArnScope, principal: &str) -> RegistryResult<String> {
+fn principal_cert_id(scope: &ArnScope, principal: &str) -> ServiceResult<String> {
     let id = parse_arn(scope, "principal", "cert", principal)?;
     check_cert_id(id)
 }
@@ -1667,22 +1548,22 @@ fn principal_cert_id(scope: &ArnScope, principal: &str) -> RegistryResult<String
 /// `thingPrincipalType` `EXCLUSIVE_THING` is refused: Fleetward does not record exclusivity,
 /// and accepting it without enforcing it later would be a silent lie.
 pub async fn attach_thing_principal(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     thing: &str,
     principal: &str,
     thing_principal_type: Option<&str>,
-) -> RegistryResult<()> {
+) -> ServiceResult<()> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingName", thing)?;
     match thing_principal_type {
         None | Some("NON_EXCLUSIVE_THING") => {}
         Some("EXCLUSIVE_THING") => {
-            return Err(RegistryError::invalid(
+            return Err(ServiceError::invalid(
                 "thingPrincipalType: EXCLUSIVE_THING is not supported; use NON_EXCLUSIVE_THING",
             ));
         }
         Some(other) => {
-            return Err(RegistryError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "thingPrincipalType: '{other}' must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING"
             )));
         }
@@ -1695,12 +1576,8 @@ pub async fn attach_thing_principal(
 }
 
 /// DetachThingPrincipal: the inverse, so a thing can be emptied and deleted over the API.
-pub async fn detach_thing_principal(
-    store: &dyn Store,
-    scope: &ArnScope,
-    thing: &str,
-    principal: &str,
-) -> RegistryResult<()> {
+pub async fn detach_thing_principal(ctx: &Ctx, thing: &str, principal: &str) -> ServiceResult<()> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingName", thing)?;
     let cert_id = principal_cert_id(scope, principal)?;
     get_thing(store, thing).await?;
@@ -1711,11 +1588,11 @@ pub async fn detach_thing_principal(
 
 /// ListThingPrincipals: the ARNs of the certificates attached to a thing.
 pub async fn list_thing_principals(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     thing: &str,
     paging_: &Paging,
-) -> RegistryResult<ListThingPrincipalsResponse> {
+) -> ServiceResult<ListThingPrincipalsResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_name("thingName", thing)?;
     let page = paging(paging_)?;
     let ids = store.thing_principals(thing).await?;
@@ -1743,11 +1620,11 @@ pub struct ListPrincipalThingsResponse {
 
 /// ListPrincipalThings: the things a certificate (by ARN) is attached to.
 pub async fn list_principal_things(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     principal: &str,
     paging_: &Paging,
-) -> RegistryResult<ListPrincipalThingsResponse> {
+) -> ServiceResult<ListPrincipalThingsResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = paging(paging_)?;
     let cert_id = principal_cert_id(scope, principal)?;
     let things = store.principal_things(&cert_id).await?;
@@ -1832,18 +1709,18 @@ pub struct ListPoliciesResponse {
 /// (`MalformedPolicy` otherwise, with the offending field), so what is stored is what is
 /// enforced.
 pub async fn create_policy(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     req: &CreatePolicyRequest,
-) -> RegistryResult<CreatePolicyResponse> {
+) -> ServiceResult<CreatePolicyResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     check_policy_name(&req.policy_name)?;
     if req.policy_document.len() > MAX_POLICY_DOCUMENT {
-        return Err(RegistryError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "policyDocument: at most {MAX_POLICY_DOCUMENT} characters"
         )));
     }
     PolicyDocument::parse(&req.policy_document)
-        .map_err(|e| RegistryError::MalformedPolicy(format!("policyDocument: {e}")))?;
+        .map_err(|e| ServiceError::MalformedPolicy(format!("policyDocument: {e}")))?;
     let p = store
         .create_policy(&NewPolicy {
             name: req.policy_name.clone(),
@@ -1858,20 +1735,17 @@ pub async fn create_policy(
     })
 }
 
-async fn get_policy_row(store: &dyn Store, name: &str) -> RegistryResult<Policy> {
+async fn get_policy_row(store: &dyn Store, name: &str) -> ServiceResult<Policy> {
     check_policy_name(name)?;
     store
         .get_policy(name)
         .await?
-        .ok_or_else(|| RegistryError::not_found(format!("policy '{name}' does not exist")))
+        .ok_or_else(|| ServiceError::not_found(format!("policy '{name}' does not exist")))
 }
 
 /// GetPolicy.
-pub async fn get_policy(
-    store: &dyn Store,
-    scope: &ArnScope,
-    name: &str,
-) -> RegistryResult<GetPolicyResponse> {
+pub async fn get_policy(ctx: &Ctx, name: &str) -> ServiceResult<GetPolicyResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let p = get_policy_row(store, name).await?;
     Ok(GetPolicyResponse {
         policy_arn: policy_arn(scope, &p.name),
@@ -1884,17 +1758,14 @@ pub async fn get_policy(
 }
 
 /// ListPolicies, newest first (oldest first with `ascendingOrder`), as AWS orders them.
-pub async fn list_policies(
-    store: &dyn Store,
-    scope: &ArnScope,
-    req: &MarkerPaging,
-) -> RegistryResult<ListPoliciesResponse> {
+pub async fn list_policies(ctx: &Ctx, req: &MarkerPaging) -> ServiceResult<ListPoliciesResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = page_request(req.marker.as_deref(), req.page_size, "pageSize")?;
     let ascending = req.ascending_order.unwrap_or(false);
     // The store orders policies by name; creation order is built here (policies are few).
     let key = |p: &Policy| {
         let t = if ascending {
-            time_key(p.created_at)
+            fleetward_core::aws::paging::time_key(p.created_at)
         } else {
             time_key_desc(p.created_at)
         };
@@ -1923,12 +1794,8 @@ pub async fn list_policies(
 
 /// AttachPolicy: attaches a policy to a certificate (by ARN, the only target Fleetward's
 /// broker evaluates policies for); at most ten per certificate. Attaching again is a no-op.
-pub async fn attach_policy(
-    store: &dyn Store,
-    scope: &ArnScope,
-    policy: &str,
-    target: &str,
-) -> RegistryResult<()> {
+pub async fn attach_policy(ctx: &Ctx, policy: &str, target: &str) -> ServiceResult<()> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let p = get_policy_row(store, policy).await?;
     let cert_id = check_cert_id(parse_arn(scope, "target", "cert", target)?)?;
     get_certificate(store, &cert_id).await?;
@@ -1937,9 +1804,9 @@ pub async fn attach_policy(
         return Ok(());
     }
     if attached.len() >= MAX_POLICIES_PER_CERT {
-        return Err(RegistryError::Admin(AdminError::LimitExceeded(format!(
+        return Err(ServiceError::LimitExceeded(format!(
             "certificate {cert_id} already has {MAX_POLICIES_PER_CERT} policies attached"
-        ))));
+        )));
     }
     store.attach_policy(&p.name, &cert_id).await?;
     Ok(())
@@ -1948,11 +1815,11 @@ pub async fn attach_policy(
 /// ListAttachedPolicies: the policies attached to a certificate (by ARN), by name. `recursive`
 /// is about thing-group hierarchies, which certificates do not have.
 pub async fn list_attached_policies(
-    store: &dyn Store,
-    scope: &ArnScope,
+    ctx: &Ctx,
     target: &str,
     req: &MarkerPaging,
-) -> RegistryResult<ListPoliciesResponse> {
+) -> ServiceResult<ListPoliciesResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
     let page = page_request(req.marker.as_deref(), req.page_size, "pageSize")?;
     let cert_id = check_cert_id(parse_arn(scope, "target", "cert", target)?)?;
     let mut policies = store.principal_policies(&cert_id).await?;

@@ -24,6 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fleetward_core::aws::Clock;
+
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
     SigningSettings, UriPathNormalizationMode, sign,
@@ -59,16 +61,23 @@ pub struct Caller {
 /// Verifies signatures against the store's access keys.
 pub struct Verifier {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     touched: Mutex<HashMap<String, i64>>,
 }
 
 impl Verifier {
-    /// A verifier over `store`'s keys.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// A verifier over `store`'s keys, checking request times against `clock`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Verifier {
             store,
+            clock,
             touched: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Now, as the signature check compares request times with it.
+    pub fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(u64::try_from(self.clock.now_ms()).unwrap_or(0))
     }
 
     /// Checks the request's signature; returns the access key id on success.
@@ -251,7 +260,7 @@ impl Verifier {
 
     /// Records the key's use, at most once a minute per key; a failure is logged, never fatal.
     async fn touch(&self, id: &str) {
-        let now = crate::broker::now_ms();
+        let now = self.clock.now_ms();
         let due = {
             let mut touched = match self.touched.lock() {
                 Ok(t) => t,
@@ -506,7 +515,7 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
     };
     let caller = match state
         .verifier
-        .verify(&parts, &bytes, SystemTime::now())
+        .verify(&parts, &bytes, state.verifier.now())
         .await
     {
         Ok(c) => c,

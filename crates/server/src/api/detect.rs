@@ -575,12 +575,13 @@ async fn create_profile(
     );
     let req: SecurityProfileRequest = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
-    let r = admin::create_security_profile(s.store.as_ref(), &s.scope, &req)
+    let r = admin::create_security_profile(&s.ctx, &req)
         .await
         .map_err(|e| {
             ApiError::from(e).with_existing(
                 &req.security_profile_name,
-                s.scope
+                s.ctx
+                    .scope
                     .arn(&format!("securityprofile/{}", req.security_profile_name)),
             )
         })?;
@@ -602,9 +603,7 @@ async fn describe_profile(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::SecurityProfileDescription> {
-    let r =
-        admin::describe_security_profile(s.store.as_ref(), &s.scope, p.req("securityProfileName"))
-            .await?;
+    let r = admin::describe_security_profile(&s.ctx, p.req("securityProfileName")).await?;
     Ok(Json(r))
 }
 
@@ -617,25 +616,22 @@ async fn update_profile(
     let req: UpdateSecurityProfileRequest = serde_json::from_value(Value::Object(body))
         .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
     let r = admin::update_security_profile(
-        s.store.as_ref(),
-        &s.scope,
+        &s.ctx,
         p.req("securityProfileName"),
         &req,
         p.int("expectedVersion"),
     )
     .await?;
-    s.refresh_detection();
     Ok(Json(r))
 }
 
 async fn delete_profile(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
     admin::delete_security_profile(
-        s.store.as_ref(),
+        &s.ctx,
         p.req("securityProfileName"),
         p.int("expectedVersion"),
     )
     .await?;
-    s.refresh_detection();
     Ok(empty())
 }
 
@@ -643,9 +639,8 @@ async fn list_profiles(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::ListSecurityProfilesResponse> {
-    let r = admin::list_security_profiles_filtered(
-        s.store.as_ref(),
-        &s.scope,
+    let r = admin::list_security_profiles(
+        &s.ctx,
         p.str("dimensionName"),
         p.str("metricName"),
         &p.paging(),
@@ -656,23 +651,21 @@ async fn list_profiles(
 
 async fn attach(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
     admin::attach_security_profile(
-        s.store.as_ref(),
+        &s.ctx,
         p.req("securityProfileName"),
         p.req("securityProfileTargetArn"),
     )
     .await?;
-    s.refresh_detection();
     Ok(empty())
 }
 
 async fn detach(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
     admin::detach_security_profile(
-        s.store.as_ref(),
+        &s.ctx,
         p.req("securityProfileName"),
         p.req("securityProfileTargetArn"),
     )
     .await?;
-    s.refresh_detection();
     Ok(empty())
 }
 
@@ -680,12 +673,9 @@ async fn list_targets(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::ListTargetsForSecurityProfileResponse> {
-    let r = admin::list_targets_for_security_profile_paged(
-        s.store.as_ref(),
-        p.req("securityProfileName"),
-        &p.paging(),
-    )
-    .await?;
+    let r =
+        admin::list_targets_for_security_profile(&s.ctx, p.req("securityProfileName"), &p.paging())
+            .await?;
     Ok(Json(r))
 }
 
@@ -694,8 +684,7 @@ async fn profiles_for_target(
     p: Params,
 ) -> ApiResult<admin::ListSecurityProfilesForTargetResponse> {
     let r = admin::list_security_profiles_for_target(
-        s.store.as_ref(),
-        &s.scope,
+        &s.ctx,
         p.req("securityProfileTargetArn"),
         p.bool("recursive").unwrap_or(false),
         &p.paging(),
@@ -714,7 +703,7 @@ async fn validate(
     State(s): State<ApiState>,
     Body(b): Body<ValidateBody>,
 ) -> ApiResult<admin::ValidateBehaviorsResponse> {
-    let r = admin::validate_security_profile_behaviors(s.store.as_ref(), &b.behaviors).await?;
+    let r = admin::validate_security_profile_behaviors(&s.ctx, &b.behaviors).await?;
     Ok(Json(r))
 }
 
@@ -732,8 +721,8 @@ async fn active_violations(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::ListActiveViolationsResponse> {
-    let r = admin::list_active_violations_filtered(
-        s.store.as_ref(),
+    let r = admin::list_active_violations(
+        &s.ctx,
         p.str("thingName"),
         p.str("securityProfileName"),
         &violation_filters(&p),
@@ -753,13 +742,8 @@ async fn violation_events(
         from_ms: p.time_ms("startTime").unwrap_or_default(),
         to_ms: p.time_ms("endTime").unwrap_or_default(),
     };
-    let r = admin::list_violation_events_filtered(
-        s.store.as_ref(),
-        &filter,
-        &violation_filters(&p),
-        &p.paging(),
-    )
-    .await?;
+    let r =
+        admin::list_violation_events(&s.ctx, &filter, &violation_filters(&p), &p.paging()).await?;
     Ok(Json(r))
 }
 
@@ -777,7 +761,7 @@ async fn verification_state(
     Body(b): Body<VerificationBody>,
 ) -> ApiResult<Value> {
     admin::put_verification_state(
-        s.store.as_ref(),
+        &s.ctx,
         p.req("violationId"),
         &b.verification_state,
         b.verification_state_description.as_deref(),
@@ -798,7 +782,7 @@ async fn metric_values(
         from_ms: p.time_ms("startTime").unwrap_or_default(),
         to_ms: p.time_ms("endTime").unwrap_or_default(),
     };
-    let r = admin::list_metric_values(s.store.as_ref(), &q, &p.paging()).await?;
+    let r = admin::list_metric_values(&s.ctx, &q, &p.paging()).await?;
     Ok(Json(r))
 }
 
@@ -827,7 +811,7 @@ fn idempotent<T: serde::Serialize>(
     op: &'static str,
     name: &str,
     token: &str,
-    result: Result<T, admin::AdminError>,
+    result: Result<T, fleetward_service::ServiceError>,
     arn: String,
 ) -> ApiResult<Value> {
     match result {
@@ -836,10 +820,12 @@ fn idempotent<T: serde::Serialize>(
             s.tokens.record(op, name, token, v.clone());
             Ok(Json(v))
         }
-        Err(e @ admin::AdminError::AlreadyExists(_)) => match s.tokens.replay(op, name, token) {
-            Some(v) => Ok(Json(v)),
-            None => Err(ApiError::from(e).with_existing(name, arn)),
-        },
+        Err(e @ fleetward_service::ServiceError::AlreadyExists(_)) => {
+            match s.tokens.replay(op, name, token) {
+                Some(v) => Ok(Json(v)),
+                None => Err(ApiError::from(e).with_existing(name, arn)),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -854,10 +840,7 @@ async fn create_custom_metric(
         display_name: b.display_name,
         metric_type: b.metric_type,
     };
-    let result = admin::create_custom_metric_limited(s.store.as_ref(), &s.scope, &req).await;
-    if result.is_ok() {
-        s.refresh_custom_metrics();
-    }
+    let result = admin::create_custom_metric(&s.ctx, &req).await;
     let token = format!(
         "{}\n{}\n{:?}",
         b.client_request_token, req.metric_type, req.display_name
@@ -868,7 +851,9 @@ async fn create_custom_metric(
         &req.metric_name,
         &token,
         result,
-        s.scope.arn(&format!("custommetric/{}", req.metric_name)),
+        s.ctx
+            .scope
+            .arn(&format!("custommetric/{}", req.metric_name)),
     )
 }
 
@@ -876,7 +861,7 @@ async fn describe_custom_metric(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::CustomMetricDescription> {
-    let r = admin::describe_custom_metric(s.store.as_ref(), &s.scope, p.req("metricName")).await?;
+    let r = admin::describe_custom_metric(&s.ctx, p.req("metricName")).await?;
     Ok(Json(r))
 }
 
@@ -891,19 +876,12 @@ async fn update_custom_metric(
     p: Params,
     Body(b): Body<UpdateCustomMetricBody>,
 ) -> ApiResult<admin::CustomMetricDescription> {
-    let r = admin::update_custom_metric(
-        s.store.as_ref(),
-        &s.scope,
-        p.req("metricName"),
-        &b.display_name,
-    )
-    .await?;
+    let r = admin::update_custom_metric(&s.ctx, p.req("metricName"), &b.display_name).await?;
     Ok(Json(r))
 }
 
 async fn delete_custom_metric(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
-    admin::delete_custom_metric(s.store.as_ref(), p.req("metricName")).await?;
-    s.refresh_custom_metrics();
+    admin::delete_custom_metric(&s.ctx, p.req("metricName")).await?;
     Ok(empty())
 }
 
@@ -911,7 +889,7 @@ async fn list_custom_metrics(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::ListCustomMetricsResponse> {
-    let r = admin::list_custom_metrics(s.store.as_ref(), &p.paging()).await?;
+    let r = admin::list_custom_metrics(&s.ctx, &p.paging()).await?;
     Ok(Json(r))
 }
 
@@ -941,7 +919,7 @@ async fn create_dimension(
         dimension_type: b.dimension_type,
         string_values: b.string_values,
     };
-    let result = admin::create_dimension_limited(s.store.as_ref(), &s.scope, &req).await;
+    let result = admin::create_dimension(&s.ctx, &req).await;
     let token = format!(
         "{}\n{}\n{:?}",
         b.client_request_token, req.dimension_type, req.string_values
@@ -952,7 +930,7 @@ async fn create_dimension(
         &req.name,
         &token,
         result,
-        s.scope.arn(&format!("dimension/{}", req.name)),
+        s.ctx.scope.arn(&format!("dimension/{}", req.name)),
     )
 }
 
@@ -960,7 +938,7 @@ async fn describe_dimension(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::DimensionDescription> {
-    let r = admin::describe_dimension(s.store.as_ref(), &s.scope, p.req("name")).await?;
+    let r = admin::describe_dimension(&s.ctx, p.req("name")).await?;
     Ok(Json(r))
 }
 
@@ -975,14 +953,12 @@ async fn update_dimension(
     p: Params,
     Body(b): Body<UpdateDimensionBody>,
 ) -> ApiResult<admin::DimensionDescription> {
-    let r = admin::update_dimension(s.store.as_ref(), &s.scope, p.req("name"), &b.string_values)
-        .await?;
-    s.refresh_detection();
+    let r = admin::update_dimension(&s.ctx, p.req("name"), &b.string_values).await?;
     Ok(Json(r))
 }
 
 async fn delete_dimension(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
-    admin::delete_dimension(s.store.as_ref(), p.req("name")).await?;
+    admin::delete_dimension(&s.ctx, p.req("name")).await?;
     Ok(empty())
 }
 
@@ -990,7 +966,7 @@ async fn list_dimensions(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::ListDimensionsResponse> {
-    let r = admin::list_dimensions(s.store.as_ref(), &p.paging()).await?;
+    let r = admin::list_dimensions(&s.ctx, &p.paging()).await?;
     Ok(Json(r))
 }
 
@@ -998,11 +974,8 @@ async fn training_summaries(
     State(s): State<ApiState>,
     p: Params,
 ) -> ApiResult<admin::TrainingSummariesResponse> {
-    let r = admin::behavior_model_training_summaries(
-        s.store.as_ref(),
-        p.str("securityProfileName"),
-        &p.paging(),
-    )
-    .await?;
+    let r =
+        admin::behavior_model_training_summaries(&s.ctx, p.str("securityProfileName"), &p.paging())
+            .await?;
     Ok(Json(r))
 }

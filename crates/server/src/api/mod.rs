@@ -44,9 +44,10 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use tokio::sync::Notify;
 
-use crate::admin::{AdminError, ArnScope};
+use fleetward_core::aws::{AwsCode, AwsError};
+use fleetward_service::{Ctx, ServiceError};
+
 use crate::store::Store;
 
 /// Largest request body accepted: a profile with 100 behaviors of 1000 values fits easily.
@@ -55,52 +56,30 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// What every API handler reads.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The store the service layer works on.
-    pub store: Arc<dyn Store>,
-    /// Region and account for ARNs.
-    pub scope: ArnScope,
+    /// What the service layer's operations run with (store, scope, clock, changes, CA).
+    pub ctx: Ctx,
     /// Verifies SigV4 signatures against Fleetward's access keys.
     pub verifier: Arc<auth::Verifier>,
     /// Per-key, per-operation TPS limits.
     pub limiter: Arc<limit::RateLimits>,
-    /// Poked after a change that alters which profiles cover which things (attach, detach,
-    /// profile update or delete), so detection re-reads the catalog at once instead of at its
-    /// next periodic refresh. `None` when nothing listens (tests, tools).
-    pub detection_refresh: Option<Arc<Notify>>,
-    /// Poked after a custom metric is created or deleted, so ingest's table of custom metric
-    /// types follows at once. `None` when nothing listens.
-    pub custom_metrics_refresh: Option<Arc<Notify>>,
     /// `clientRequestToken`s of recent creates, so a retried create succeeds again.
     pub tokens: Arc<idempotency::Tokens>,
 }
 
 impl ApiState {
-    /// State with AWS's default TPS quotas.
-    pub fn new(store: Arc<dyn Store>, scope: ArnScope) -> Self {
+    /// State over `ctx` with AWS's default TPS quotas.
+    pub fn new(ctx: Ctx) -> Self {
         ApiState {
-            verifier: Arc::new(auth::Verifier::new(store.clone())),
+            verifier: Arc::new(auth::Verifier::new(ctx.store.clone(), ctx.clock.clone())),
             limiter: Arc::new(limit::RateLimits::new(limit::RateLimitConfig::default())),
-            store,
-            scope,
-            detection_refresh: None,
-            custom_metrics_refresh: None,
+            ctx,
             tokens: Arc::default(),
         }
     }
 
-    /// Tells detection that targets, profiles or dimensions changed.
-    pub fn refresh_detection(&self) {
-        if let Some(n) = &self.detection_refresh {
-            n.notify_one();
-        }
-    }
-
-    /// Tells ingest that the custom metrics changed.
-    pub fn refresh_custom_metrics(&self) {
-        if let Some(n) = &self.custom_metrics_refresh {
-            n.notify_one();
-        }
-        self.refresh_detection();
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.ctx.store
     }
 }
 
@@ -161,6 +140,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error of the table's `code`, with `message`.
+    pub fn coded(code: AwsCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(code.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            name: code.name(),
+            message: message.into(),
+            existing: None,
+        }
+    }
+
     /// An error with an explicit status and name.
     pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
         ApiError {
@@ -211,17 +201,22 @@ impl ApiError {
     }
 }
 
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
-        let status = match &e {
-            AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
-            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
-            AdminError::AlreadyExists(_) | AdminError::VersionConflict(_) => StatusCode::CONFLICT,
-            // The model gives LimitExceededException HTTP 410.
-            AdminError::LimitExceeded(_) => StatusCode::GONE,
-            AdminError::Internal(m) => return ApiError::internal(m),
-        };
-        ApiError::new(status, e.name(), e.to_string())
+impl From<AwsCode> for ApiError {
+    /// The table's status and name, with the name as the message (for errors that need no
+    /// more, like `MissingAuthenticationToken`).
+    fn from(code: AwsCode) -> Self {
+        ApiError::coded(code, code.name())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    /// Every service error answers through the one error-code table; an internal failure's
+    /// detail is logged, not sent.
+    fn from(e: ServiceError) -> Self {
+        match e.code() {
+            AwsCode::InternalFailure => ApiError::internal(e),
+            code => ApiError::coded(code, e.to_string()),
+        }
     }
 }
 

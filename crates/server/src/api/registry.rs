@@ -2,21 +2,18 @@
 //! certificates, principals, policies).
 //!
 //! Each handler reads its members (checked against [`OPS`] before it runs), calls
-//! [`crate::registry`] and returns its response. Membership and thing changes poke detection,
-//! since they change which profiles cover which things.
+//! [`crate::registry`] and returns its response. The service layer pokes detection after membership and thing
+//! changes, since they change which profiles cover which things.
 //!
 //! Two members travel where the operation table cannot describe them and are read here:
 //! the `principal` of AttachThingPrincipal, DetachThingPrincipal and ListPrincipalThings is the
-//! `x-amzn-principal` header. CreateKeysAndCertificate needs the CA, which the server provides as an
-//! `Extension<Arc<Ca>>` layer on the router; without it the operation answers 503
-//! `ServiceUnavailableException` rather than pretend.
-
-use std::sync::Arc;
+//! `x-amzn-principal` header. CreateKeysAndCertificate issues with the CA in the service context; without one it answers
+//! 503 `ServiceUnavailableException` rather than pretend.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,29 +22,13 @@ use super::ops::{
 };
 use super::params::Params;
 use super::{ApiError, ApiState, Body, empty};
-use crate::pki::Ca;
 use crate::registry::{
     self, AttributePayload, CreatePolicyRequest, CreateThingGroupRequest, CreateThingRequest,
     ListThingGroupsRequest, ListThingsRequest, MarkerPaging, RegisterCertificateRequest,
-    RegistryError, ThingGroupMembershipRequest, ThingGroupProperties,
+    ThingGroupMembershipRequest, ThingGroupProperties,
 };
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
-
-impl From<RegistryError> for ApiError {
-    fn from(e: RegistryError) -> Self {
-        match e {
-            RegistryError::Admin(a) => a.into(),
-            RegistryError::CertificateState(_) => {
-                // The model gives CertificateStateException HTTP 406.
-                ApiError::new(StatusCode::NOT_ACCEPTABLE, e.name(), e.to_string())
-            }
-            RegistryError::CertificateValidation(_) | RegistryError::MalformedPolicy(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, e.name(), e.to_string())
-            }
-        }
-    }
-}
 
 const THING: &str = "/things/{thingName}";
 const PRINCIPALS: &str = "/things/{thingName}/principals";
@@ -695,14 +676,12 @@ async fn create_thing(
         attribute_payload: b.attribute_payload,
         billing_group_name: b.billing_group_name,
     };
-    let r = registry::create_thing(s.store.as_ref(), &s.scope, &req)
-        .await
-        .map_err(|e| {
-            ApiError::from(e).with_existing(
-                &req.thing_name,
-                registry::thing_arn(&s.scope, &req.thing_name),
-            )
-        })?;
+    let r = registry::create_thing(&s.ctx, &req).await.map_err(|e| {
+        ApiError::from(e).with_existing(
+            &req.thing_name,
+            registry::thing_arn(&s.ctx.scope, &req.thing_name),
+        )
+    })?;
     Ok(Json(r))
 }
 
@@ -711,7 +690,7 @@ async fn describe_thing(
     p: Params,
 ) -> ApiResult<registry::DescribeThingResponse> {
     Ok(Json(
-        registry::describe_thing(s.store.as_ref(), &s.scope, p.req("thingName")).await?,
+        registry::describe_thing(&s.ctx, p.req("thingName")).await?,
     ))
 }
 
@@ -726,19 +705,11 @@ async fn list_things(
         thing_type_name: p.str("thingTypeName").map(str::to_owned),
         use_prefix_attribute_value: p.bool("usePrefixAttributeValue"),
     };
-    Ok(Json(
-        registry::list_things(s.store.as_ref(), &s.scope, &req).await?,
-    ))
+    Ok(Json(registry::list_things(&s.ctx, &req).await?))
 }
 
 async fn delete_thing(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
-    registry::delete_thing(
-        s.store.as_ref(),
-        p.req("thingName"),
-        p.int("expectedVersion"),
-    )
-    .await?;
-    s.refresh_detection();
+    registry::delete_thing(&s.ctx, p.req("thingName"), p.int("expectedVersion")).await?;
     Ok(empty())
 }
 
@@ -759,8 +730,7 @@ async fn attach_thing_principal(
     headers: HeaderMap,
 ) -> ApiResult<Value> {
     registry::attach_thing_principal(
-        s.store.as_ref(),
-        &s.scope,
+        &s.ctx,
         p.req("thingName"),
         principal(&headers)?,
         p.str("thingPrincipalType"),
@@ -774,13 +744,7 @@ async fn detach_thing_principal(
     p: Params,
     headers: HeaderMap,
 ) -> ApiResult<Value> {
-    registry::detach_thing_principal(
-        s.store.as_ref(),
-        &s.scope,
-        p.req("thingName"),
-        principal(&headers)?,
-    )
-    .await?;
+    registry::detach_thing_principal(&s.ctx, p.req("thingName"), principal(&headers)?).await?;
     Ok(empty())
 }
 
@@ -789,13 +753,7 @@ async fn list_thing_principals(
     p: Params,
 ) -> ApiResult<registry::ListThingPrincipalsResponse> {
     Ok(Json(
-        registry::list_thing_principals(
-            s.store.as_ref(),
-            &s.scope,
-            p.req("thingName"),
-            &p.paging(),
-        )
-        .await?,
+        registry::list_thing_principals(&s.ctx, p.req("thingName"), &p.paging()).await?,
     ))
 }
 
@@ -805,13 +763,7 @@ async fn list_principal_things(
     headers: HeaderMap,
 ) -> ApiResult<registry::ListPrincipalThingsResponse> {
     Ok(Json(
-        registry::list_principal_things(
-            s.store.as_ref(),
-            &s.scope,
-            principal(&headers)?,
-            &p.paging(),
-        )
-        .await?,
+        registry::list_principal_things(&s.ctx, principal(&headers)?, &p.paging()).await?,
     ))
 }
 
@@ -839,12 +791,12 @@ async fn create_thing_group(
         thing_group_properties: b.thing_group_properties,
         tags: b.tags,
     };
-    let r = registry::create_thing_group(s.store.as_ref(), &s.scope, &req)
+    let r = registry::create_thing_group(&s.ctx, &req)
         .await
         .map_err(|e| {
             ApiError::from(e).with_existing(
                 &req.thing_group_name,
-                registry::thing_group_arn(&s.scope, &req.thing_group_name),
+                registry::thing_group_arn(&s.ctx.scope, &req.thing_group_name),
             )
         })?;
     Ok(Json(r))
@@ -855,18 +807,12 @@ async fn describe_thing_group(
     p: Params,
 ) -> ApiResult<registry::DescribeThingGroupResponse> {
     Ok(Json(
-        registry::describe_thing_group(s.store.as_ref(), &s.scope, p.req("thingGroupName")).await?,
+        registry::describe_thing_group(&s.ctx, p.req("thingGroupName")).await?,
     ))
 }
 
 async fn delete_thing_group(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
-    registry::delete_thing_group(
-        s.store.as_ref(),
-        p.req("thingGroupName"),
-        p.int("expectedVersion"),
-    )
-    .await?;
-    s.refresh_detection();
+    registry::delete_thing_group(&s.ctx, p.req("thingGroupName"), p.int("expectedVersion")).await?;
     Ok(empty())
 }
 
@@ -875,13 +821,7 @@ async fn list_thing_groups_for_thing(
     p: Params,
 ) -> ApiResult<registry::ListThingGroupsResponse> {
     Ok(Json(
-        registry::list_thing_groups_for_thing(
-            s.store.as_ref(),
-            &s.scope,
-            p.req("thingName"),
-            &p.paging(),
-        )
-        .await?,
+        registry::list_thing_groups_for_thing(&s.ctx, p.req("thingName"), &p.paging()).await?,
     ))
 }
 
@@ -895,17 +835,14 @@ async fn list_thing_groups(
         name_prefix_filter: p.str("namePrefixFilter").map(str::to_owned),
         recursive: p.bool("recursive"),
     };
-    Ok(Json(
-        registry::list_thing_groups(s.store.as_ref(), &s.scope, &req).await?,
-    ))
+    Ok(Json(registry::list_thing_groups(&s.ctx, &req).await?))
 }
 
 async fn add_thing_to_group(
     State(s): State<ApiState>,
     Body(req): Body<ThingGroupMembershipRequest>,
 ) -> ApiResult<Value> {
-    registry::add_thing_to_thing_group(s.store.as_ref(), &s.scope, &req).await?;
-    s.refresh_detection();
+    registry::add_thing_to_thing_group(&s.ctx, &req).await?;
     Ok(empty())
 }
 
@@ -918,8 +855,7 @@ async fn remove_thing_from_group(
             "overrideDynamicGroups: not a member of RemoveThingFromThingGroup",
         ));
     }
-    registry::remove_thing_from_thing_group(s.store.as_ref(), &s.scope, &req).await?;
-    s.refresh_detection();
+    registry::remove_thing_from_thing_group(&s.ctx, &req).await?;
     Ok(empty())
 }
 
@@ -929,7 +865,7 @@ async fn list_things_in_group(
 ) -> ApiResult<registry::ListThingsInThingGroupResponse> {
     Ok(Json(
         registry::list_things_in_thing_group(
-            s.store.as_ref(),
+            &s.ctx,
             p.req("thingGroupName"),
             p.bool("recursive").unwrap_or(false),
             &p.paging(),
@@ -942,24 +878,11 @@ async fn list_things_in_group(
 
 async fn create_keys_and_certificate(
     State(s): State<ApiState>,
-    ca: Option<Extension<Arc<Ca>>>,
     p: Params,
 ) -> ApiResult<registry::CreateKeysAndCertificateResponse> {
-    let Some(Extension(ca)) = ca else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailableException",
-            "this server has no certificate authority to issue certificates with",
-        ));
-    };
     Ok(Json(
-        registry::create_keys_and_certificate(
-            s.store.as_ref(),
-            &s.scope,
-            &ca,
-            p.bool("setAsActive").unwrap_or(false),
-        )
-        .await?,
+        registry::create_keys_and_certificate(&s.ctx, None, p.bool("setAsActive").unwrap_or(false))
+            .await?,
     ))
 }
 
@@ -984,14 +907,14 @@ async fn register_certificate(
         set_as_active: p.bool("setAsActive"),
         status: b.status,
     };
-    let r = registry::register_certificate(s.store.as_ref(), &s.scope, &req)
+    let r = registry::register_certificate(&s.ctx, &req)
         .await
         .map_err(|e| {
             let err = ApiError::from(e);
             // A duplicate parsed, so its id is known; name it as AWS does.
             match crate::pki::CertFacts::from_pem(&req.certificate_pem) {
                 Ok(f) => {
-                    let arn = registry::certificate_arn(&s.scope, &f.id);
+                    let arn = registry::certificate_arn(&s.ctx.scope, &f.id);
                     err.with_existing(&f.id, arn)
                 }
                 Err(_) => err,
@@ -1005,7 +928,7 @@ async fn describe_certificate(
     p: Params,
 ) -> ApiResult<registry::DescribeCertificateResponse> {
     Ok(Json(
-        registry::describe_certificate(s.store.as_ref(), &s.scope, p.req("certificateId")).await?,
+        registry::describe_certificate(&s.ctx, p.req("certificateId")).await?,
     ))
 }
 
@@ -1022,13 +945,12 @@ async fn list_certificates(
     p: Params,
 ) -> ApiResult<registry::ListCertificatesResponse> {
     Ok(Json(
-        registry::list_certificates(s.store.as_ref(), &s.scope, &marker_paging(&p)).await?,
+        registry::list_certificates(&s.ctx, &marker_paging(&p)).await?,
     ))
 }
 
 async fn update_certificate(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
-    registry::update_certificate(s.store.as_ref(), p.req("certificateId"), p.req("newStatus"))
-        .await?;
+    registry::update_certificate(&s.ctx, p.req("certificateId"), p.req("newStatus")).await?;
     Ok(empty())
 }
 
@@ -1052,14 +974,12 @@ async fn create_policy(
         policy_document: b.policy_document,
         tags: b.tags,
     };
-    let r = registry::create_policy(s.store.as_ref(), &s.scope, &req)
-        .await
-        .map_err(|e| {
-            ApiError::from(e).with_existing(
-                &req.policy_name,
-                registry::policy_arn(&s.scope, &req.policy_name),
-            )
-        })?;
+    let r = registry::create_policy(&s.ctx, &req).await.map_err(|e| {
+        ApiError::from(e).with_existing(
+            &req.policy_name,
+            registry::policy_arn(&s.ctx.scope, &req.policy_name),
+        )
+    })?;
     Ok(Json(r))
 }
 
@@ -1068,7 +988,7 @@ async fn get_policy(
     p: Params,
 ) -> ApiResult<registry::GetPolicyResponse> {
     Ok(Json(
-        registry::get_policy(s.store.as_ref(), &s.scope, p.req("policyName")).await?,
+        registry::get_policy(&s.ctx, p.req("policyName")).await?,
     ))
 }
 
@@ -1077,7 +997,7 @@ async fn list_policies(
     p: Params,
 ) -> ApiResult<registry::ListPoliciesResponse> {
     Ok(Json(
-        registry::list_policies(s.store.as_ref(), &s.scope, &marker_paging(&p)).await?,
+        registry::list_policies(&s.ctx, &marker_paging(&p)).await?,
     ))
 }
 
@@ -1086,13 +1006,7 @@ async fn list_attached_policies(
     p: Params,
 ) -> ApiResult<registry::ListPoliciesResponse> {
     Ok(Json(
-        registry::list_attached_policies(
-            s.store.as_ref(),
-            &s.scope,
-            p.req("target"),
-            &marker_paging(&p),
-        )
-        .await?,
+        registry::list_attached_policies(&s.ctx, p.req("target"), &marker_paging(&p)).await?,
     ))
 }
 
@@ -1107,6 +1021,6 @@ async fn attach_policy(
     p: Params,
     Body(b): Body<AttachPolicyBody>,
 ) -> ApiResult<Value> {
-    registry::attach_policy(s.store.as_ref(), &s.scope, p.req("policyName"), &b.target).await?;
+    registry::attach_policy(&s.ctx, p.req("policyName"), &b.target).await?;
     Ok(empty())
 }

@@ -11,12 +11,13 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde::Serialize;
 
+use fleetward_core::aws::AwsError;
+use fleetward_service::{Ctx, ServiceError};
+
 use crate::admin::{
-    self, AdminError, ArnScope, CreateCustomMetricRequest, CreateDimensionRequest, Paging,
-    SecurityProfileRequest,
+    self, CreateCustomMetricRequest, CreateDimensionRequest, Paging, SecurityProfileRequest,
 };
 use crate::server::open_data_dir;
-use crate::store::Store;
 
 use super::output::{self, View};
 use super::registry::DataDir;
@@ -105,15 +106,19 @@ pub(super) enum ViolationsCommand {
 /// does not exist, 1: anything else).
 pub(super) struct Failure(pub(super) String, pub(super) u8);
 
-impl From<AdminError> for Failure {
-    fn from(e: AdminError) -> Self {
-        let code = match e {
-            AdminError::NotFound(_) => output::EXIT_NOT_FOUND,
-            _ if e.is_user_error() => super::EXIT_USAGE,
-            _ => output::EXIT_FAILURE,
+impl From<ServiceError> for Failure {
+    /// The exit status follows the error's row in the AWS table, as the API's status does.
+    fn from(e: ServiceError) -> Self {
+        let code = e.code();
+        let code = if code.is_not_found() {
+            output::EXIT_NOT_FOUND
+        } else if code.is_user_error() {
+            super::EXIT_USAGE
+        } else {
+            output::EXIT_FAILURE
         };
         let msg = match &e {
-            AdminError::Invalid(errors) if errors.len() > 1 => {
+            ServiceError::Invalid(errors) if errors.len() > 1 => {
                 format!("{}:\n  {}", e.name(), errors.join("\n  "))
             }
             _ => format!("{}: {e}", e.name()),
@@ -139,13 +144,14 @@ pub(super) fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
     }
 }
 
-pub(super) async fn open(
-    dir: &DataDir,
-) -> Result<std::sync::Arc<crate::store::sqlite::SqliteStore>, Failure> {
-    open_data_dir(&dir.data_dir)
+/// The service context of an offline command: the data directory's store and CA, the default
+/// ARN scope, and no running server to poke ([`fleetward_service::NoChanges`]): a server on the
+/// same directory picks the edit up from the store within its refresh periods.
+pub(super) async fn open_ctx(dir: &DataDir) -> Result<Ctx, Failure> {
+    let (store, ca, _) = open_data_dir(&dir.data_dir)
         .await
-        .map(|(s, _, _)| s)
-        .map_err(|e| Failure(e.to_string(), 1))
+        .map_err(|e| Failure(e.to_string(), 1))?;
+    Ok(Ctx::new(store).with_ca(std::sync::Arc::new(ca)))
 }
 
 /// Reads and parses the document, naming the file and the line and column of a JSON error.
@@ -214,20 +220,20 @@ pub(super) async fn profiles(dir: DataDir, cmd: ProfilesCommand) -> ExitCode {
 }
 
 async fn profiles_inner(dir: DataDir, cmd: ProfilesCommand) -> Result<serde_json::Value, Failure> {
-    let scope = ArnScope::default();
     // Parse the document before opening the store, so a typo never creates a data dir.
     let request = match &cmd {
         ProfilesCommand::Apply { file } => Some(read_profile(file)?),
         _ => None,
     };
-    let store = open(&dir).await?;
-    let store: &dyn Store = store.as_ref();
+    let ctx = open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         ProfilesCommand::Apply { .. } => {
             let Some(req) = request else {
                 return Err(Failure("no document".into(), 1));
             };
-            json(&admin::apply_security_profile(store, &scope, &req).await?)
+            json(&admin::apply_security_profile(&ctx, &req).await?)
         }
         ProfilesCommand::List => {
             // Operators want the whole list, not a page.
@@ -237,7 +243,7 @@ async fn profiles_inner(dir: DataDir, cmd: ProfilesCommand) -> Result<serde_json
                 max_results: Some(crate::store::PageRequest::MAX_LIMIT),
             };
             loop {
-                let page = admin::list_security_profiles(store, &scope, &paging).await?;
+                let page = admin::list_security_profiles(&ctx, None, None, &paging).await?;
                 all.extend(page.security_profile_identifiers);
                 match page.next_token {
                     Some(t) => paging.next_token = Some(t),
@@ -247,21 +253,33 @@ async fn profiles_inner(dir: DataDir, cmd: ProfilesCommand) -> Result<serde_json
             Ok(serde_json::json!({ "securityProfileIdentifiers": json(&all)? }))
         }
         ProfilesCommand::Show { name } => {
-            let mut v = json(&admin::describe_security_profile(store, &scope, &name).await?)?;
-            let targets = admin::list_targets_for_security_profile(store, &name).await?;
+            let mut v = json(&admin::describe_security_profile(&ctx, &name).await?)?;
+            let mut targets = Vec::new();
+            let mut paging = Paging {
+                next_token: None,
+                max_results: Some(crate::store::PageRequest::MAX_LIMIT),
+            };
+            loop {
+                let page = admin::list_targets_for_security_profile(&ctx, &name, &paging).await?;
+                targets.extend(page.security_profile_targets);
+                match page.next_token {
+                    Some(t) => paging.next_token = Some(t),
+                    None => break,
+                }
+            }
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("securityProfileTargets".into(), json(&targets)?);
             }
             Ok(v)
         }
         ProfilesCommand::Attach { name, target } => {
-            admin::attach_security_profile(store, &name, &target).await?;
+            admin::attach_security_profile(&ctx, &name, &target).await?;
             Ok(
                 serde_json::json!({ "securityProfileName": name, "securityProfileTargetArn": target }),
             )
         }
         ProfilesCommand::Detach { name, target } => {
-            admin::detach_security_profile(store, &name, &target).await?;
+            admin::detach_security_profile(&ctx, &name, &target).await?;
             Ok(
                 serde_json::json!({ "securityProfileName": name, "securityProfileTargetArn": target }),
             )
@@ -290,9 +308,9 @@ async fn custom_metrics_inner(
     dir: DataDir,
     cmd: CustomMetricsCommand,
 ) -> Result<serde_json::Value, Failure> {
-    let scope = ArnScope::default();
-    let store = open(&dir).await?;
-    let store: &dyn Store = store.as_ref();
+    let ctx = open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         CustomMetricsCommand::Create {
             name,
@@ -304,10 +322,10 @@ async fn custom_metrics_inner(
                 display_name,
                 metric_type,
             };
-            json(&admin::create_custom_metric(store, &scope, &req).await?)
+            json(&admin::create_custom_metric(&ctx, &req).await?)
         }
         CustomMetricsCommand::List => {
-            let all = admin::describe_all_custom_metrics(store, &scope).await?;
+            let all = admin::describe_all_custom_metrics(&ctx).await?;
             Ok(serde_json::json!({ "customMetrics": json(&all)? }))
         }
     }
@@ -329,9 +347,9 @@ async fn dimensions_inner(
     dir: DataDir,
     cmd: DimensionsCommand,
 ) -> Result<serde_json::Value, Failure> {
-    let scope = ArnScope::default();
-    let store = open(&dir).await?;
-    let store: &dyn Store = store.as_ref();
+    let ctx = open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         DimensionsCommand::Create { name, values } => {
             let req = CreateDimensionRequest {
@@ -339,7 +357,7 @@ async fn dimensions_inner(
                 dimension_type: "TOPIC_FILTER".into(),
                 string_values: values,
             };
-            json(&admin::create_dimension(store, &scope, &req).await?)
+            json(&admin::create_dimension(&ctx, &req).await?)
         }
         DimensionsCommand::List => {
             let mut names = Vec::new();
@@ -348,7 +366,7 @@ async fn dimensions_inner(
                 max_results: Some(crate::store::PageRequest::MAX_LIMIT),
             };
             loop {
-                let page = admin::list_dimensions(store, &paging).await?;
+                let page = admin::list_dimensions(&ctx, &paging).await?;
                 names.extend(page.dimension_names);
                 match page.next_token {
                     Some(t) => paging.next_token = Some(t),
@@ -382,8 +400,9 @@ async fn violations_inner(
     dir: DataDir,
     cmd: ViolationsCommand,
 ) -> Result<serde_json::Value, Failure> {
-    let store = open(&dir).await?;
-    let store: &dyn Store = store.as_ref();
+    let ctx = open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         ViolationsCommand::List { thing, profile } => {
             let mut all = Vec::new();
@@ -393,9 +412,10 @@ async fn violations_inner(
             };
             loop {
                 let page = admin::list_active_violations(
-                    store,
+                    &ctx,
                     thing.as_deref(),
                     profile.as_deref(),
+                    &admin::ViolationFilters::default(),
                     &paging,
                 )
                 .await?;

@@ -4,9 +4,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::admin::{Failure, finish, json, open};
+use super::admin::{Failure, finish, json};
 use super::registry::DataDir;
-use crate::admin::ArnScope;
 use crate::alert::targets::{self, AlertTargetRequest};
 use crate::store::AlertTargetKind;
 
@@ -45,7 +44,6 @@ pub(super) async fn alert_targets(dir: DataDir, cmd: AlertTargetsCommand) -> Exi
 }
 
 async fn run(dir: DataDir, cmd: AlertTargetsCommand) -> Result<serde_json::Value, Failure> {
-    let scope = ArnScope::default();
     let request = match &cmd {
         AlertTargetsCommand::Create {
             name,
@@ -85,19 +83,17 @@ async fn run(dir: DataDir, cmd: AlertTargetsCommand) -> Result<serde_json::Value
         }
         _ => None,
     };
-    let store = open(&dir).await?;
+    let ctx = super::admin::open_ctx(&dir).await?;
     match cmd {
         AlertTargetsCommand::Create { .. } => {
             let Some(req) = request else {
                 return Err(Failure("no request".into(), 1));
             };
-            json(&targets::create_alert_target(store.as_ref(), &scope, &req).await?)
+            json(&targets::create_alert_target(&ctx, &req).await?)
         }
-        AlertTargetsCommand::List => {
-            json(&targets::list_alert_targets(store.as_ref(), &scope).await?)
-        }
+        AlertTargetsCommand::List => json(&targets::list_alert_targets(&ctx).await?),
         AlertTargetsCommand::Delete { name } => {
-            targets::delete_alert_target(store.as_ref(), &name).await?;
+            targets::delete_alert_target(&ctx, &name).await?;
             Ok(serde_json::json!({ "deleted": name }))
         }
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::admin::{Failure, json, open};
+use super::admin::{Failure, json};
 use super::output::{self, View};
 use super::registry::DataDir;
 use crate::admin::{self, MetricValuesQuery, Paging};
@@ -103,7 +103,7 @@ async fn run(dir: DataDir, cmd: MetricsCommand) -> Result<serde_json::Value, Fai
             to_ms.saturating_sub(back)
         }
     };
-    let store = open(&dir).await?;
+    let ctx = super::admin::open_ctx(&dir).await?;
     let q = MetricValuesQuery {
         thing: &thing,
         metric: &metric,
@@ -118,7 +118,7 @@ async fn run(dir: DataDir, cmd: MetricsCommand) -> Result<serde_json::Value, Fai
         max_results: Some(PageRequest::MAX_LIMIT),
     };
     loop {
-        let page = admin::list_metric_values(store.as_ref(), &q, &paging).await?;
+        let page = admin::list_metric_values(&ctx, &q, &paging).await?;
         values.extend(page.metric_datum_list);
         match page.next_token {
             Some(t) => paging.next_token = Some(t),

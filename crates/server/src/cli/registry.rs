@@ -12,14 +12,15 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::admin::Failure;
 use super::output::{self, View};
-use crate::admin::ArnScope;
 use crate::registry::{
-    self, CreateThingGroupRequest, CreateThingRequest, RegisterCertificateRequest, RegistryError,
+    self, CreateThingGroupRequest, CreateThingRequest, RegisterCertificateRequest,
     ThingGroupMembershipRequest,
 };
-use crate::server::{open_data_dir, write_private};
+use crate::server::write_private;
 use crate::store::Certificate;
+use fleetward_service::{Ctx, ServiceError};
 
 /// The flags every offline command shares: where the server's data lives, and how to print.
 #[derive(Debug, Args)]
@@ -145,23 +146,6 @@ pub(super) enum GroupsCommand {
     },
 }
 
-/// A failed command: the message, and its exit status (2: fix the input, 3: not found, 1:
-/// anything else).
-struct Failure(String, u8);
-
-impl From<RegistryError> for Failure {
-    fn from(e: RegistryError) -> Self {
-        let code = if e.is_not_found() {
-            output::EXIT_NOT_FOUND
-        } else if e.is_user_error() {
-            super::EXIT_USAGE
-        } else {
-            output::EXIT_FAILURE
-        };
-        Failure(format!("{}: {e}", e.name()), code)
-    }
-}
-
 fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
     serde_json::to_value(v).map_err(|e| Failure(e.to_string(), 1))
 }
@@ -177,21 +161,6 @@ const CERT_COLUMNS: &[(&str, &str)] = &[
     ("EXPIRES", "notAfter"),
     ("CREATED", "creationDate"),
 ];
-
-async fn open(
-    dir: &DataDir,
-) -> Result<
-    (
-        std::sync::Arc<crate::store::sqlite::SqliteStore>,
-        crate::pki::Ca,
-    ),
-    Failure,
-> {
-    open_data_dir(&dir.data_dir)
-        .await
-        .map(|(s, ca, _)| (s, ca))
-        .map_err(|e| Failure(e.to_string(), 1))
-}
 
 /// A certificate as the listing prints it; times in epoch seconds like every AWS shape.
 fn cert_json(c: &Certificate) -> serde_json::Value {
@@ -213,18 +182,14 @@ fn seconds(ms: i64) -> f64 {
 }
 
 /// Creates `thing` unless it exists (whatever its attributes).
-async fn ensure_thing(
-    store: &dyn crate::store::Store,
-    scope: &ArnScope,
-    thing: &str,
-) -> Result<(), Failure> {
+async fn ensure_thing(ctx: &Ctx, thing: &str) -> Result<(), Failure> {
     let req = CreateThingRequest {
         thing_name: thing.to_owned(),
         ..CreateThingRequest::default()
     };
-    match registry::create_thing(store, scope, &req).await {
+    match registry::create_thing(ctx, &req).await {
         Ok(_) => Ok(()),
-        Err(RegistryError::Admin(crate::admin::AdminError::AlreadyExists(_))) => Ok(()),
+        Err(ServiceError::AlreadyExists(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -255,23 +220,20 @@ pub(super) async fn certs(dir: DataDir, cmd: CertsCommand) -> ExitCode {
 }
 
 async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Value, Failure> {
-    let (store, ca) = open(&dir).await?;
-    let store: &dyn crate::store::Store = store.as_ref();
-    let scope = ArnScope::default();
+    let ctx = super::admin::open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         CertsCommand::Create { thing, out } => {
-            ensure_thing(store, &scope, &thing).await?;
-            let created =
-                registry::create_keys_and_certificate_named(store, &scope, &ca, &thing, true)
-                    .await?;
+            ensure_thing(&ctx, &thing).await?;
+            let created = registry::create_keys_and_certificate(&ctx, Some(&thing), true).await?;
             write_files(
                 &out,
                 &created.certificate_pem,
                 &created.key_pair.private_key,
-                ca.pem(),
+                ctx.ca.as_deref().map(|ca| ca.pem()).unwrap_or_default(),
             )?;
-            registry::attach_thing_principal(store, &scope, &thing, &created.certificate_arn, None)
-                .await?;
+            registry::attach_thing_principal(&ctx, &thing, &created.certificate_arn, None).await?;
             Ok(json!({
                 "certificateId": created.certificate_id,
                 "certificateArn": created.certificate_arn,
@@ -289,8 +251,7 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
             let pem = std::fs::read_to_string(&cert)
                 .map_err(|e| Failure(format!("--cert {}: {e}", cert.display()), 2))?;
             let registered = registry::register_certificate(
-                store,
-                &scope,
+                &ctx,
                 &RegisterCertificateRequest {
                     certificate_pem: pem,
                     status: Some(status),
@@ -299,43 +260,37 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
             )
             .await?;
             if let Some(thing) = &thing {
-                registry::attach_thing_principal(
-                    store,
-                    &scope,
-                    thing,
-                    &registered.certificate_arn,
-                    None,
-                )
-                .await?;
+                registry::attach_thing_principal(&ctx, thing, &registered.certificate_arn, None)
+                    .await?;
             }
             let c = store
                 .get_certificate(&registered.certificate_id)
                 .await
-                .map_err(RegistryError::from)?
+                .map_err(ServiceError::from)?
                 .ok_or_else(|| Failure("the registered certificate vanished".into(), 1))?;
             Ok(cert_json(&c))
         }
         CertsCommand::Update { cert_id, status } => {
-            registry::update_certificate(store, &cert_id, &status).await?;
+            registry::update_certificate(&ctx, &cert_id, &status).await?;
             let c = store
                 .get_certificate(&cert_id.to_ascii_lowercase())
                 .await
-                .map_err(RegistryError::from)?
+                .map_err(ServiceError::from)?
                 .ok_or_else(|| Failure(format!("certificate '{cert_id}' does not exist"), 3))?;
             Ok(cert_json(&c))
         }
         CertsCommand::List => {
-            let items = registry::all_certificates(store).await?;
+            let items = registry::all_certificates(&ctx).await?;
             Ok(json!({ "certificates": items.iter().map(cert_json).collect::<Vec<_>>() }))
         }
         CertsCommand::Show { cert_id } => {
-            let d = registry::describe_certificate(store, &scope, &cert_id)
+            let d = registry::describe_certificate(&ctx, &cert_id)
                 .await?
                 .certificate_description;
             let things = store
                 .principal_things(&d.certificate_id)
                 .await
-                .map_err(RegistryError::from)?;
+                .map_err(ServiceError::from)?;
             let mut v = json(&d)?;
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("things".into(), json!(things));
@@ -343,8 +298,8 @@ async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Valu
             Ok(v)
         }
         CertsCommand::Attach { cert_id, thing } => {
-            let arn = registry::certificate_arn(&scope, &cert_id.to_ascii_lowercase());
-            registry::attach_thing_principal(store, &scope, &thing, &arn, None).await?;
+            let arn = registry::certificate_arn(scope, &cert_id.to_ascii_lowercase());
+            registry::attach_thing_principal(&ctx, &thing, &arn, None).await?;
             Ok(json!({ "thingName": thing, "principal": arn }))
         }
     }
@@ -389,30 +344,29 @@ pub(super) async fn things(dir: DataDir, cmd: ThingsCommand) -> ExitCode {
 }
 
 async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Value, Failure> {
-    let (store, _) = open(&dir).await?;
-    let store: &dyn crate::store::Store = store.as_ref();
-    let scope = ArnScope::default();
+    let ctx = super::admin::open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         ThingsCommand::Create { name } => {
             let req = CreateThingRequest {
                 thing_name: name,
                 ..CreateThingRequest::default()
             };
-            json(&registry::create_thing(store, &scope, &req).await?)
+            json(&registry::create_thing(&ctx, &req).await?)
         }
         ThingsCommand::List => {
-            let things = registry::all_things(store, &scope).await?;
+            let things = registry::all_things(&ctx).await?;
             Ok(json!({ "things": json(&things)? }))
         }
         ThingsCommand::Show { name } => {
-            let mut v = json(&registry::describe_thing(store, &scope, &name).await?)?;
+            let mut v = json(&registry::describe_thing(&ctx, &name).await?)?;
             let groups = store
                 .groups_of_thing(&name)
                 .await
-                .map_err(RegistryError::from)?;
+                .map_err(ServiceError::from)?;
             let principals = registry::list_thing_principals(
-                store,
-                &scope,
+                &ctx,
                 &name,
                 &crate::admin::Paging {
                     next_token: None,
@@ -428,7 +382,7 @@ async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Va
             Ok(v)
         }
         ThingsCommand::Delete { name } => {
-            registry::delete_thing(store, &name, None).await?;
+            registry::delete_thing(&ctx, &name, None).await?;
             Ok(json!({}))
         }
     }
@@ -458,9 +412,9 @@ pub(super) async fn groups(dir: DataDir, cmd: GroupsCommand) -> ExitCode {
 }
 
 async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Value, Failure> {
-    let (store, _) = open(&dir).await?;
-    let store: &dyn crate::store::Store = store.as_ref();
-    let scope = ArnScope::default();
+    let ctx = super::admin::open_ctx(&dir).await?;
+    #[allow(unused_variables)]
+    let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
         GroupsCommand::Create { name, parent } => {
             let req = CreateThingGroupRequest {
@@ -468,7 +422,7 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
                 parent_group_name: parent,
                 ..CreateThingGroupRequest::default()
             };
-            json(&registry::create_thing_group(store, &scope, &req).await?)
+            json(&registry::create_thing_group(&ctx, &req).await?)
         }
         GroupsCommand::AddThing { group, thing } => {
             let req = ThingGroupMembershipRequest {
@@ -476,11 +430,11 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
                 thing_name: Some(thing),
                 ..ThingGroupMembershipRequest::default()
             };
-            registry::add_thing_to_thing_group(store, &scope, &req).await?;
+            registry::add_thing_to_thing_group(&ctx, &req).await?;
             Ok(json!({}))
         }
         GroupsCommand::Delete { name } => {
-            registry::delete_thing_group(store, &name, None).await?;
+            registry::delete_thing_group(&ctx, &name, None).await?;
             Ok(json!({}))
         }
         GroupsCommand::RemoveThing { group, thing } => {
@@ -489,19 +443,18 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
                 thing_name: Some(thing),
                 ..ThingGroupMembershipRequest::default()
             };
-            registry::remove_thing_from_thing_group(store, &scope, &req).await?;
+            registry::remove_thing_from_thing_group(&ctx, &req).await?;
             Ok(json!({}))
         }
         GroupsCommand::Show { name } => {
-            let mut v = json(&registry::describe_thing_group(store, &scope, &name).await?)?;
+            let mut v = json(&registry::describe_thing_group(&ctx, &name).await?)?;
             let mut things = Vec::new();
             let mut paging = crate::admin::Paging {
                 next_token: None,
                 max_results: Some(crate::store::PageRequest::MAX_LIMIT),
             };
             loop {
-                let page =
-                    registry::list_things_in_thing_group(store, &name, true, &paging).await?;
+                let page = registry::list_things_in_thing_group(&ctx, &name, true, &paging).await?;
                 things.extend(page.things);
                 match page.next_token {
                     Some(t) => paging.next_token = Some(t),
@@ -514,10 +467,10 @@ async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Va
             Ok(v)
         }
         GroupsCommand::List => {
-            let groups = registry::all_thing_groups(store).await?;
+            let groups = registry::all_thing_groups(&ctx).await?;
             Ok(json!({ "thingGroups": groups.iter().map(|g| json!({
                 "groupName": g.name,
-                "groupArn": registry::thing_group_arn(&scope, &g.name),
+                "groupArn": registry::thing_group_arn(scope, &g.name),
                 "parentGroupName": g.parent,
             })).collect::<Vec<_>>() }))
         }

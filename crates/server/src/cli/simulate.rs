@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
-use crate::admin::ArnScope;
 use crate::server::open_data_dir;
 use crate::sim::provision::{apply_starter_profiles, provision_fleet};
 use crate::sim::{Counters, Endpoint, SimClock, SimConfig, Simulation, Snapshot, fleet};
@@ -281,7 +280,7 @@ async fn run_inner(a: SimulateArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("provisioning: {e}"))?;
     if a.apply_profiles {
-        let names = apply_starter_profiles(store.as_ref(), &ArnScope::default())
+        let names = apply_starter_profiles(&fleetward_service::Ctx::new(store.clone()))
             .await
             .map_err(|e| e.to_string())?;
         super::out(&format!("starter profiles applied: {}", names.join(", ")));

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::admin::ArnScope;
 use crate::pki::Ca;
 use crate::server::{RunningServer, ServeConfig, ServeError};
 
@@ -113,7 +112,7 @@ impl Demo {
             &options.data_dir.join("sim-devices"),
         )
         .await?;
-        let profiles = apply_starter_profiles(running.store.as_ref(), &ArnScope::default()).await?;
+        let profiles = apply_starter_profiles(&running.ctx).await?;
         Ok(Demo {
             running,
             options,

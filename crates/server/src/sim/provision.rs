@@ -8,6 +8,8 @@
 
 use std::path::Path;
 
+use fleetward_service::Ctx;
+
 use crate::admin::{self, ArnScope, SecurityProfileRequest};
 use crate::pki::{Ca, CertFacts};
 use crate::server::write_private;
@@ -175,10 +177,8 @@ pub fn group_arn(scope: &ArnScope, class: DeviceClass) -> String {
 
 /// Applies the three starter profiles and attaches each to its class's group; returns the
 /// profile names.
-pub async fn apply_starter_profiles(
-    store: &dyn Store,
-    scope: &ArnScope,
-) -> Result<Vec<String>, ProvisionError> {
+pub async fn apply_starter_profiles(ctx: &Ctx) -> Result<Vec<String>, ProvisionError> {
+    let scope = &ctx.scope;
     let mut names = Vec::new();
     for class in DeviceClass::ALL {
         let req: SecurityProfileRequest =
@@ -186,14 +186,14 @@ pub async fn apply_starter_profiles(
                 profile: class.name().to_owned(),
                 reason: e.to_string(),
             })?;
-        let applied = admin::apply_security_profile(store, scope, &req)
+        let applied = admin::apply_security_profile(ctx, &req)
             .await
             .map_err(|e| ProvisionError::Profile {
                 profile: class.name().to_owned(),
                 reason: e.to_string(),
             })?;
         admin::attach_security_profile(
-            store,
+            ctx,
             &applied.security_profile_name,
             &group_arn(scope, class),
         )

@@ -1,0 +1,5 @@
+//! The service crate's one test binary: each service's operations on a temporary SQLite store,
+//! with no broker and no HTTP.
+
+mod detect;
+mod registry;
