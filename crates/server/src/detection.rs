@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::supervisor::Shutdown;
 use fleetward_proto::decode::{Metric, MetricValue};
 use tokio::sync::{Notify, mpsc};
 
@@ -269,8 +270,10 @@ impl DetectionTask {
 
     /// Restores the persisted state, then evaluates reports and cloud-side datapoints as they
     /// come, closes statistical windows when they end, sweeps silent things and re-resolves
-    /// targets, until every sender is gone.
-    pub async fn run(mut self) {
+    /// targets, until every sender is gone or `shutdown` fires. On shutdown it first evaluates
+    /// what is already queued (ingest has drained into the queue by then), so a report that
+    /// was stored before the stop is not left unevaluated by it.
+    pub async fn run(mut self, mut shutdown: Shutdown) {
         if let Err(e) = self.restore().await {
             // Detection without the old state still works; alarms mid-sequence restart.
             tracing::error!(error = %e, "restoring detection state failed");
@@ -290,6 +293,10 @@ impl DetectionTask {
         loop {
             let refresh = self.refresh.clone();
             tokio::select! {
+                () = shutdown.wait() => {
+                    self.finish_queued().await;
+                    break;
+                }
                 n = self.rx.recv_many(&mut batch, MAX_DRAIN) => {
                     if n == 0 {
                         break;
@@ -345,6 +352,26 @@ impl DetectionTask {
             self.flush().await;
         }
         self.flush().await;
+    }
+
+    /// Evaluates every report and cloud-side batch already in the queues, without waiting for
+    /// more.
+    async fn finish_queued(&mut self) {
+        self.refresh_logged().await;
+        while let Ok(report) = self.rx.try_recv() {
+            if let Err(e) = self.on_report(&report).await {
+                tracing::error!(thing = %report.thing, error = %e, "detection failed for a report");
+            }
+        }
+        let mut points: Vec<CloudDatapoint> = Vec::new();
+        while let Ok(batch) = self.cloud_rx.try_recv() {
+            points.extend(batch);
+        }
+        if !points.is_empty()
+            && let Err(e) = self.on_cloud(&points).await
+        {
+            tracing::error!(error = %e, "detection failed for cloud-side datapoints");
+        }
     }
 
     async fn refresh_logged(&mut self) {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::supervisor::Shutdown;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -38,8 +39,14 @@ pub struct HttpState {
 
 /// Binds the HTTP listener and serves `/healthz` and `/metrics` until the process ends.
 pub async fn serve(addr: SocketAddr, state: HttpState) -> std::io::Result<SocketAddr> {
-    serve_with(addr, state, Router::new(), None).await
+    let (addr, serving) = serve_with(addr, state, Router::new(), None, Shutdown::never()).await?;
+    tokio::spawn(serving);
+    Ok(addr)
 }
+
+/// A bound HTTP listener's serving loop: returns once `shutdown` fired and the requests in
+/// flight were answered, or with the error that stopped it.
+pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
 /// The certificate and key (PEM files) of the HTTP listener's TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,13 +58,16 @@ pub struct HttpTls {
 }
 
 /// Binds the HTTP listener (plain, or TLS with `tls`) and serves `/healthz`, `/metrics` and
-/// `api` (the AWS-compatible API and `/openapi.json`) on it until the process ends.
+/// `api` (the AWS-compatible API and `/openapi.json`) on it. Returns the bound address and
+/// the serving loop for the caller to run (under the supervisor), which stops accepting when
+/// `shutdown` fires and returns once the requests in flight are answered.
 pub async fn serve_with(
     addr: SocketAddr,
     state: HttpState,
     api: Router,
     tls: Option<&HttpTls>,
-) -> std::io::Result<SocketAddr> {
+    mut shutdown: Shutdown,
+) -> std::io::Result<(SocketAddr, Serving)> {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -71,22 +81,30 @@ pub async fn serve_with(
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        let server = axum_server::from_tcp_rustls(listener, config);
-        tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service()).await {
-                tracing::error!(error = %e, "HTTPS server stopped");
-            }
-        });
-        return Ok(local);
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+        let serving = async move {
+            tokio::spawn(async move {
+                shutdown.wait().await;
+                // Stop accepting; give requests in flight 3 s to be answered.
+                handle.graceful_shutdown(Some(std::time::Duration::from_secs(3)));
+            });
+            server
+                .serve(app.into_make_service())
+                .await
+                .map_err(|e| format!("HTTPS server: {e}"))
+        };
+        return Ok((local, Box::pin(serving)));
     }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
-    Ok(local)
+    let serving = async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
+            .map_err(|e| format!("HTTP server: {e}"))
+    };
+    Ok((local, Box::pin(serving)))
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {

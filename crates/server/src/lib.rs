@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod retention;
 pub mod server;
 pub mod sim;
+pub mod supervisor;
 
 pub use fleetward_core::{aws, detect, identity};
 pub use fleetward_service::{detect as admin, pki, registry};

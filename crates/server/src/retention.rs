@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinHandle;
 
 use crate::store::Store;
+use crate::supervisor::Shutdown;
 
 /// How long reports and datapoints are kept unless configured otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 60 * 60);
@@ -29,12 +30,25 @@ pub fn spawn_retention(
     retention: Duration,
     every: Duration,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    tokio::spawn(run_retention(store, retention, every, Shutdown::never()))
+}
+
+/// The retention loop, until `shutdown` fires (between prunes, never in the middle of one).
+pub async fn run_retention(
+    store: Arc<dyn Store>,
+    retention: Duration,
+    every: Duration,
+    mut shutdown: Shutdown,
+) {
+    {
         // A zero period would make `interval` panic; a millisecond is as good as continuous.
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.wait() => return,
+            }
             let cutoff = cutoff_ms(SystemTime::now(), retention);
             match store.prune(cutoff).await {
                 Ok(0) => tracing::debug!(cutoff, "retention: nothing to prune"),
@@ -57,7 +71,7 @@ pub fn spawn_retention(
                 Err(e) => tracing::warn!(cutoff, error = %e, "retention: pruning alerts failed"),
             }
         }
-    })
+    }
 }
 
 /// The epoch-ms instant before which data is older than `retention` at `now`.

@@ -19,8 +19,10 @@ use crate::pki::{Ca, CertFacts};
 use crate::store::prelude::CertificateStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CaCertificate, CertStatus, Store};
+use crate::supervisor::{Supervisor, TaskFailure};
 use fleetward_core::aws::{ArnScope, Clock, ScaledClock};
 use fleetward_service::{Changes, Ctx};
+use futures_util::FutureExt;
 
 /// Default TLS MQTT address: the IANA MQTT-over-TLS port, on every interface (devices connect
 /// from the network).
@@ -159,6 +161,57 @@ pub struct RunningServer {
     /// The service context the API runs with; in-process callers (the demo) use it so their
     /// edits poke detection like the API's do.
     pub ctx: Ctx,
+    /// Every long-running task of the server.
+    pub supervisor: Supervisor,
+}
+
+/// How long the stop may take in all: within it, the broker drains, tasks finish their step
+/// and the store closes. `fleetward serve` exits within this after SIGTERM.
+pub const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+impl RunningServer {
+    /// Waits until a task fails (see [`Supervisor::watch`]); never returns while all are
+    /// healthy.
+    pub async fn watch(&mut self) -> TaskFailure {
+        self.supervisor.watch().await
+    }
+
+    /// Stops the server in the order a report travels, within [`STOP_WITHIN`]:
+    /// 1. the broker refuses new connections and reports and waits until those it took are
+    ///    stored and answered (an external broker's client disconnects after its in-flight
+    ///    reports are acknowledged);
+    /// 2. ingest commits what is queued;
+    /// 3. every task is told to stop and finishes its step: detection evaluates what it has
+    ///    queued and commits, the outbox finishes its pass, cloud-side metrics store what is
+    ///    ready, HTTP answers the requests in flight;
+    /// 4. the store closes.
+    ///
+    /// Returns what did not stop cleanly; empty means a clean stop.
+    pub async fn stop(self) -> Vec<TaskFailure> {
+        let started = tokio::time::Instant::now();
+        let mut failures = Vec::new();
+        if let Some(broker) = &self.broker {
+            let left = broker.drain(Duration::from_secs(3)).await;
+            if left > 0 {
+                failures.push(TaskFailure {
+                    task: "broker",
+                    reason: format!("{left} report(s) were still in flight after 3 s"),
+                });
+            }
+        }
+        if let Some(ext) = &self.external {
+            ext.stop().await;
+        }
+        self.pipeline.drain().await;
+        // Leave a second of the budget for closing the store.
+        let grace = STOP_WITHIN
+            .saturating_sub(started.elapsed())
+            .saturating_sub(Duration::from_secs(1));
+        failures.extend(self.supervisor.stop(grace).await);
+        self.store.close().await;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis(), "server stopped");
+        failures
+    }
 }
 
 /// What the service layer's edits poke in a running server: detection's re-targeting and the
@@ -219,29 +272,41 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     let store: Arc<dyn Store> = store;
     let scale = cfg.time_scale.max(1);
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(scale));
+    let mut supervisor = Supervisor::new();
     let (detection, detection_task) = DetectionService::with_config(
         store.clone(),
         crate::detection::DetectionConfig {
-            time_scale: scale,
+            time_scale: clock.scale(),
             ..crate::detection::DetectionConfig::default()
         },
     );
     let custom_types = crate::ingest::custom::CustomTypes::load(store.as_ref()).await?;
-    custom_types.spawn_refresh(store.clone(), Duration::from_secs(5));
+    supervisor.spawn(
+        "custom-metric-types",
+        custom_types
+            .clone()
+            .run_refresh(store.clone(), Duration::from_secs(5), supervisor.shutdown())
+            .map(Ok),
+    );
     let pipeline = Pipeline::start(
         store.clone(),
         PipelineConfig {
-            min_interval: cfg.min_report_interval / scale,
+            min_interval: clock.scaled(cfg.min_report_interval),
             custom_types: Some(custom_types.clone()),
             ..PipelineConfig::default()
         },
         vec![detection.clone() as Arc<dyn crate::ingest::ReportSink>],
     )
     .await?;
-    crate::retention::spawn_retention(
-        store.clone(),
-        cfg.retention,
-        crate::retention::DEFAULT_PRUNE_EVERY,
+    supervisor.spawn(
+        "retention",
+        crate::retention::run_retention(
+            store.clone(),
+            cfg.retention,
+            crate::retention::DEFAULT_PRUNE_EVERY,
+            supervisor.shutdown(),
+        )
+        .map(Ok),
     );
 
     let (mut broker, mut external, mut events_tx) = (None, None, None);
@@ -250,17 +315,21 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     } else {
         let tls = broker_tls(&cfg.data_dir, &ca, store.as_ref()).await?;
         let (events, rx) = EventTx::channel(65_536);
-        tokio::spawn(cloud::run(
-            rx,
-            store.clone(),
-            (cfg.cloud_window_ms / i64::from(scale)).max(1),
-            Duration::from_millis(250).min(Duration::from_millis(
-                u64::try_from(cfg.cloud_window_ms / i64::from(scale) / 4)
-                    .unwrap_or(250)
-                    .max(10),
-            )),
-            Some(detection.clone() as Arc<dyn cloud::CloudSink>),
-        ));
+        let window_ms = clock.scaled_ms(cfg.cloud_window_ms);
+        supervisor.spawn(
+            "cloud-metrics",
+            cloud::run(
+                rx,
+                store.clone(),
+                window_ms,
+                Duration::from_millis(250).min(Duration::from_millis(
+                    u64::try_from(window_ms / 4).unwrap_or(250).max(10),
+                )),
+                Some(detection.clone() as Arc<dyn cloud::CloudSink>),
+                supervisor.shutdown(),
+            )
+            .map(Ok),
+        );
         let authz = Arc::new(Authorizer::new(
             store.clone(),
             Arns::new(cfg.region.clone(), cfg.account.clone()),
@@ -292,8 +361,14 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         .map(|b: &EmbeddedBroker| b.publisher().into_mqtt_publish());
     let outbox =
         crate::alert::Outbox::new(store.clone(), crate::alert::OutboxConfig::default(), mqtt);
-    tokio::spawn(detection_task.with_alert_wake(outbox.waker()).run());
-    tokio::spawn(outbox.run());
+    supervisor.spawn(
+        "detection",
+        detection_task
+            .with_alert_wake(outbox.waker())
+            .run(supervisor.shutdown())
+            .map(Ok),
+    );
+    supervisor.spawn("alert-outbox", outbox.run(supervisor.shutdown()).map(Ok));
 
     let admin_key_file =
         crate::api::keys::ensure_admin_key(store.as_ref(), &cfg.data_dir, &cfg.region).await?;
@@ -310,7 +385,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         .with_ca(ca.clone());
     let mut api = crate::api::ApiState::new(ctx.clone());
     api.limiter = Arc::new(crate::api::limit::RateLimits::new(cfg.api_rate_limits));
-    let http_addr = crate::http::serve_with(
+    let (http_addr, serving) = crate::http::serve_with(
         cfg.http_listen,
         crate::http::HttpState {
             store: store.clone(),
@@ -320,12 +395,14 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         },
         crate::api::router(api),
         cfg.http_tls.as_ref(),
+        supervisor.shutdown(),
     )
     .await
     .map_err(|e| ServeError::Http {
         addr: cfg.http_listen,
         reason: e.to_string(),
     })?;
+    supervisor.spawn("http", serving);
 
     Ok(RunningServer {
         mqtt_addr: broker.as_ref().map(|b| b.mqtt_addr),
@@ -340,6 +417,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         detection,
         custom_types,
         ctx,
+        supervisor,
     })
 }
 

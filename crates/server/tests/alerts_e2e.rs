@@ -264,7 +264,7 @@ async fn a_violation_s_alerts_arrive_in_order_even_across_a_failed_delivery() {
         },
         None,
     );
-    tokio::spawn(outbox.run());
+    tokio::spawn(outbox.run(fleetward::supervisor::Shutdown::never()));
     let got = eventually(|| async {
         let ok: Vec<Value> = {
             let all = received(&receiver);

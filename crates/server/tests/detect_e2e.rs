@@ -169,7 +169,7 @@ fn stored(thing: &str, report_id: u64, at: i64, ports: u64) -> StoredReport {
 /// finish, as a server restart between them would.
 async fn run_detection(store: Arc<dyn Store>, reports: &[StoredReport]) {
     let (service, task) = DetectionService::new(store, 16);
-    let handle = tokio::spawn(task.run());
+    let handle = tokio::spawn(task.run(fleetward::supervisor::Shutdown::never()));
     service.reports_stored(reports);
     assert_eq!(service.dropped(), 0);
     drop(service);

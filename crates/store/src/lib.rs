@@ -86,6 +86,7 @@ pub trait Store:
     + ViolationStore
     + AlertStore
     + KeyStore
+    + LifecycleStore
     + Send
     + Sync
     + 'static
@@ -103,6 +104,7 @@ impl<T> Store for T where
         + ViolationStore
         + AlertStore
         + KeyStore
+        + LifecycleStore
         + Send
         + Sync
         + 'static

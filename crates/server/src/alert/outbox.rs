@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::supervisor::Shutdown;
 use tokio::sync::Notify;
 
 use super::sign::{SIGNATURE_HEADER, signature};
@@ -95,9 +96,10 @@ impl Outbox {
         self.wake.clone()
     }
 
-    /// Delivers due alerts forever.
-    pub async fn run(self) {
-        loop {
+    /// Delivers due alerts until `shutdown` fires; a pass under way finishes first, so
+    /// every delivery made is recorded. What is left stays queued for the next start.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        while !shutdown.is_stopping() {
             let delivered = match self.deliver_due().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -110,6 +112,7 @@ impl Outbox {
                 tokio::select! {
                     () = self.wake.notified() => {}
                     () = tokio::time::sleep(self.cfg.poll) => {}
+                    () = shutdown.wait() => {}
                 }
             }
         }

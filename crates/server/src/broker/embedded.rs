@@ -83,6 +83,7 @@ pub struct EmbeddedBroker {
     /// Where the dev listener is bound, if enabled.
     pub dev_addr: Option<SocketAddr>,
     scx: ServerContext,
+    hooks: Arc<Hooks>,
 }
 
 impl EmbeddedBroker {
@@ -100,6 +101,7 @@ impl EmbeddedBroker {
             events,
             principals: DashMap::new(),
             inflight: Arc::new(Semaphore::new(GLOBAL_IN_FLIGHT)),
+            closing: std::sync::atomic::AtomicBool::new(false),
             prefix: cfg.prefix.clone(),
             scx: scx.clone(),
         });
@@ -146,7 +148,23 @@ impl EmbeddedBroker {
             mqtt_addr,
             dev_addr,
             scx,
+            hooks,
         })
+    }
+
+    /// The first step of stopping: refuses new connections and new reports, then waits (up to
+    /// `grace`) until every report already taken has been stored and answered. Returns how
+    /// many were still in flight when `grace` ran out (0 when all finished). rmqtt has no way
+    /// to close its listeners, so they stay bound until the process exits, refusing everyone.
+    pub async fn drain(&self, grace: std::time::Duration) -> usize {
+        self.hooks
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        let all = u32::try_from(GLOBAL_IN_FLIGHT).unwrap_or(u32::MAX);
+        match tokio::time::timeout(grace, self.hooks.inflight.acquire_many(all)).await {
+            Ok(Ok(_permits)) => 0,
+            _ => GLOBAL_IN_FLIGHT.saturating_sub(self.hooks.inflight.available_permits()),
+        }
     }
 
     /// Publishes `payload` on `topic` at QoS 1 to whoever subscribes (alerts, tests).
@@ -243,6 +261,8 @@ struct Hooks {
     /// Reports being ingested across all connections; when storage lags, permits run out and
     /// the broker stops reading (backpressure).
     inflight: Arc<Semaphore>,
+    /// Set when the server stops: new connections are refused and reports no longer taken.
+    closing: std::sync::atomic::AtomicBool,
     prefix: String,
     scx: ServerContext,
 }
@@ -260,6 +280,10 @@ impl Handler for HookHandler {
     async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
         let h = &self.0;
         match param {
+            Parameter::ClientAuthenticate(_) if h.is_closing() => (
+                false,
+                Some(HookResult::AuthResult(AuthResult::NotAuthorized)),
+            ),
             Parameter::ClientAuthenticate(ci) => {
                 let id = ci.id();
                 let allowed = h
@@ -328,6 +352,9 @@ impl Handler for HookHandler {
 }
 
 impl Hooks {
+    fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Acquire)
+    }
     async fn authenticate(&self, id: &Id, cert: Option<(&str, &str)>) -> bool {
         let client_id = id.client_id.to_string();
         let ip = id.remote_addr.map(|a| a.ip());
@@ -427,7 +454,9 @@ impl Hooks {
         let Some(m) = topic::parse(topic, &self.prefix) else {
             return;
         };
-        if m.topic.kind != Kind::Publish {
+        if m.topic.kind != Kind::Publish || self.is_closing() {
+            // A report that arrives while the server stops gets no answer; the device sends
+            // it again to the next server, which stores it.
             return;
         }
         // Waiting for permits here is the backpressure: rmqtt reads this connection's next

@@ -106,7 +106,12 @@ async fn run_demo(a: &DemoArgs, data_dir: PathBuf, temporary: bool) -> Result<()
     {
         super::out(&format!("ground truth: {}", t.display()));
     }
-    Ok(())
+    // The same ordered stop as `fleetward serve` on SIGTERM, so a kept data dir is left clean.
+    let problems = demo.running.stop().await;
+    match problems.first() {
+        None => Ok(()),
+        Some(p) => Err(format!("while stopping: {p}")),
+    }
 }
 
 fn print_intro(demo: &Demo, data_dir: &std::path::Path, temporary: bool) {

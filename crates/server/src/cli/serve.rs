@@ -118,7 +118,7 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
         group: (!a.broker_no_share).then_some(a.broker_group),
     });
     let external = cfg.external.as_ref().map(|e| e.url.clone());
-    let running = match server::start(cfg).await {
+    let mut running = match server::start(cfg).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("fleetward: {e}");
@@ -148,11 +148,24 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     }
     super::out(&format!("CA certificate: {}", running.ca_path.display()));
     super::out("Provision a device: fleetward certs create --thing NAME --out DIR");
-    wait_for_shutdown().await;
-    super::out("shutting down");
-    if let Some(ext) = &running.external {
-        ext.stop().await;
+    // Runs until SIGTERM or SIGINT, or until a task fails: then everything stops in order
+    // (see `RunningServer::stop`) and the exit status says which it was.
+    let failed = tokio::select! {
+        () = wait_for_shutdown() => None,
+        f = running.watch() => Some(f),
+    };
+    match &failed {
+        None => super::out("shutting down"),
+        Some(f) => eprintln!("fleetward: {f}; shutting down"),
     }
+    let problems = running.stop().await;
+    for p in &problems {
+        eprintln!("fleetward: while stopping: {p}");
+    }
+    if failed.is_some() || !problems.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    super::out("stopped cleanly");
     ExitCode::SUCCESS
 }
 

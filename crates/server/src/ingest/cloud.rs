@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 pub use fleetward_core::ingest::cloud::*;
 
 use crate::store::Store;
+use crate::supervisor::Shutdown;
 
 /// Receives cloud-side datapoints after they are stored: the interface detection plugs into.
 pub trait CloudSink: Send + Sync {
@@ -25,6 +26,7 @@ pub async fn run(
     window_ms: i64,
     flush: Duration,
     sink: Option<Arc<dyn CloudSink>>,
+    mut shutdown: Shutdown,
 ) {
     let mut agg = CloudMetrics::with_window(window_ms);
     let mut tick = tokio::time::interval(flush);
@@ -41,6 +43,8 @@ pub async fn run(
                 None => break,
             },
             _ = tick.tick() => agg.roll(crate::broker::now_ms()),
+            // What is ready is stored below; counts of the open window are not yet datapoints.
+            () = shutdown.wait() => break,
         }
         let ready = agg.take();
         if ready.is_empty() {

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::detect::CustomMetricType;
 use crate::store::{Store, StoreResult};
+use crate::supervisor::Shutdown;
 
 /// The registered custom metric types, read synchronously on every report and refreshed
 /// from the store in the background.
@@ -62,18 +63,29 @@ impl CustomTypes {
     /// Keeps the registrations current: re-read when notified, and every `every` to catch
     /// edits by another process (the offline CLI).
     pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>, every: Duration) {
-        let me = self.clone();
-        tokio::spawn(async move {
+        tokio::spawn(self.clone().run_refresh(store, every, Shutdown::never()));
+    }
+
+    /// The refresh loop of [`CustomTypes::spawn_refresh`], until `shutdown` fires.
+    pub async fn run_refresh(
+        self: Arc<Self>,
+        store: Arc<dyn Store>,
+        every: Duration,
+        mut shutdown: Shutdown,
+    ) {
+        let me = self;
+        {
             let wake = me.refresher();
             loop {
                 tokio::select! {
                     () = wake.notified() => {}
                     () = tokio::time::sleep(every) => {}
+                    () = shutdown.wait() => return,
                 }
                 if let Err(e) = me.refresh_from(store.as_ref()).await {
                     tracing::warn!(error = %e, "re-reading custom metric types failed");
                 }
             }
-        });
+        }
     }
 }

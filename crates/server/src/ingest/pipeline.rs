@@ -89,6 +89,8 @@ pub struct Pipeline {
 
 struct Inner {
     tx: mpsc::Sender<Job>,
+    /// Set by [`Pipeline::drain`]: new reports are refused (and get no answer).
+    closing: std::sync::atomic::AtomicBool,
     last: Mutex<HashMap<String, Last>>,
     min_interval_ms: i64,
     stats: Arc<IngestStats>,
@@ -121,6 +123,7 @@ impl Pipeline {
         Ok(Pipeline {
             inner: Arc::new(Inner {
                 tx,
+                closing: std::sync::atomic::AtomicBool::new(false),
                 last: Mutex::new(last),
                 min_interval_ms: i64::try_from(config.min_interval.as_millis()).unwrap_or(i64::MAX),
                 stats,
@@ -143,7 +146,10 @@ impl Pipeline {
         payload: &[u8],
         now: i64,
     ) -> Result<Answer, IngestError> {
-        use std::sync::atomic::Ordering::Relaxed;
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        if self.inner.closing.load(Acquire) {
+            return Err(IngestError::Stopped);
+        }
         let stats = &self.inner.stats;
         let outcome = super::check(payload, format, thing, u64::try_from(now).unwrap_or(0));
         let Some(report) = outcome.report else {
@@ -261,6 +267,16 @@ impl Pipeline {
                 Err(e)
             }
         }
+    }
+
+    /// Stops taking reports and waits until every report taken before has been committed
+    /// (or has failed), so each can still be answered. Later calls to [`Pipeline::ingest`]
+    /// fail with [`IngestError::Stopped`] and send no answer.
+    pub async fn drain(&self) {
+        self.inner
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        let _ = self.enqueue(None).await;
     }
 
     async fn commit(&self, report: StoredReport) -> Result<(), IngestError> {

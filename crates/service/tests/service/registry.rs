@@ -310,11 +310,7 @@ async fn thing_groups_hierarchies_and_memberships() {
         ..group_req("attrs", None)
     };
     assert_eq!(
-        name(
-            &reg::create_thing_group(ctx, &with_attrs)
-                .await
-                .unwrap_err()
-        ),
+        name(&reg::create_thing_group(ctx, &with_attrs).await.unwrap_err()),
         "InvalidRequestException"
     );
 

@@ -141,6 +141,13 @@ impl SqliteStore {
     }
 }
 
+#[async_trait]
+impl LifecycleStore for SqliteStore {
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
+}
+
 // --- helpers -----------------------------------------------------------------------------
 
 /// Now, in epoch milliseconds; a clock before 1970 reads as 0.
