@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::supervisor::Shutdown;
+use fleetward_core::aws::{Clock, SystemClock};
 use fleetward_proto::decode::{Metric, MetricValue};
 use tokio::sync::{Notify, mpsc};
 
@@ -50,10 +51,10 @@ const MAX_DRAIN: usize = 1024;
 pub struct DetectionConfig {
     /// Reports (and cloud-side batches) waiting for detection before new ones are dropped.
     pub queue_capacity: usize,
-    /// Time compression for demos and benchmarks (`fleetward serve --time-scale`): behavior
-    /// windows, statistical window ends and the 2-day silence are divided by it. 1 is AWS's
-    /// time.
-    pub time_scale: u32,
+    /// Where "now" comes from. A [`ScaledClock`](fleetward_core::aws::ScaledClock)
+    /// (`fleetward serve --time-scale`) compresses behavior windows, statistical window ends
+    /// and the 2-day silence; the system clock is AWS's time.
+    pub clock: Arc<dyn Clock>,
     /// How often due statistical window ends and the silence sweep are looked for.
     pub tick: Duration,
     /// How often every monitored thing's targeting is re-resolved without being asked, which
@@ -66,7 +67,7 @@ impl Default for DetectionConfig {
     fn default() -> Self {
         DetectionConfig {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            time_scale: 1,
+            clock: Arc::new(SystemClock),
             tick: Duration::from_secs(1),
             reconcile_every: Duration::from_secs(30),
         }
@@ -287,9 +288,7 @@ impl DetectionTask {
         let mut last_reconcile = Instant::now();
         let mut last_sweep = Instant::now();
         let mut last_refresh = Instant::now();
-        let sweep_every = Duration::from_millis(
-            u64::try_from(60_000 / i64::from(self.cfg.time_scale.max(1))).unwrap_or(60_000),
-        );
+        let sweep_every = self.cfg.clock.scaled(Duration::from_secs(60));
         loop {
             let refresh = self.refresh.clone();
             tokio::select! {
@@ -336,7 +335,7 @@ impl DetectionTask {
                     last_reconcile = Instant::now();
                 }
                 _ = tick.tick() => {
-                    let now = crate::broker::now_ms();
+                    let now = self.cfg.clock.now_ms();
                     self.close_windows(now).await;
                     if last_sweep.elapsed() >= sweep_every {
                         self.sweep_silent(now).await;
@@ -421,7 +420,7 @@ impl DetectionTask {
     /// targets a thing (detached, group membership changed) ends that thing's alarms under it.
     async fn reconcile(&mut self) -> StoreResult<()> {
         self.targeting.clear();
-        let now = crate::broker::now_ms();
+        let now = self.cfg.clock.now_ms();
         let monitored: Vec<(String, Vec<String>)> = self
             .detector
             .monitored()
@@ -492,7 +491,7 @@ impl DetectionTask {
 
     /// Invalidates the alarms of things that sent nothing for two days (scaled).
     async fn sweep_silent(&mut self, now: i64) {
-        let silence = SILENCE_MS / i64::from(self.cfg.time_scale.max(1));
+        let silence = self.cfg.clock.scaled_ms(SILENCE_MS);
         let last_seen = &self.last_seen;
         let is_silent = |t: &str| {
             last_seen
@@ -638,7 +637,7 @@ impl DetectionTask {
 
     /// Re-reads profiles and targets; recompiles changed profiles and removes deleted ones.
     async fn refresh_catalog(&mut self) -> StoreResult<()> {
-        let now = crate::broker::now_ms();
+        let now = self.cfg.clock.now_ms();
         let profiles = crate::store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_security_profiles(&page).await }
@@ -665,11 +664,8 @@ impl DetectionTask {
             if self.versions.get(&p.name) != Some(&p.version) {
                 match compile_profile(&p.behaviors, &custom, &dimensions) {
                     Ok(compiled) => {
-                        let scale = self.cfg.time_scale;
-                        let compiled = compiled
-                            .into_iter()
-                            .map(|b| b.with_time_scale(scale))
-                            .collect();
+                        let clock = self.cfg.clock.as_ref();
+                        let compiled = compiled.into_iter().map(|b| b.on_clock(clock)).collect();
                         before.extend(self.detector.keys_where(|k| k.profile == p.name));
                         events.extend(self.detector.set_profile(&p.name, compiled, now))
                     }
@@ -858,14 +854,14 @@ impl DetectionTask {
         let ops = std::mem::take(&mut self.ops);
         let mut result = self
             .store
-            .apply_detection(&ops, crate::broker::now_ms())
+            .apply_detection(&ops, self.cfg.clock.now_ms())
             .await;
         if let Err(e) = &result {
             tracing::warn!(error = %e, ops = ops.len(), "storing detection changes failed; retrying");
             tokio::time::sleep(Duration::from_millis(100)).await;
             result = self
                 .store
-                .apply_detection(&ops, crate::broker::now_ms())
+                .apply_detection(&ops, self.cfg.clock.now_ms())
                 .await;
         }
         match result {

@@ -276,7 +276,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     let (detection, detection_task) = DetectionService::with_config(
         store.clone(),
         crate::detection::DetectionConfig {
-            time_scale: clock.scale(),
+            clock: clock.clone(),
             ..crate::detection::DetectionConfig::default()
         },
     );
@@ -359,8 +359,14 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     let mqtt = broker
         .as_ref()
         .map(|b: &EmbeddedBroker| b.publisher().into_mqtt_publish());
-    let outbox =
-        crate::alert::Outbox::new(store.clone(), crate::alert::OutboxConfig::default(), mqtt);
+    let outbox = crate::alert::Outbox::new(
+        store.clone(),
+        crate::alert::OutboxConfig {
+            clock: clock.clone(),
+            ..crate::alert::OutboxConfig::default()
+        },
+        mqtt,
+    );
     supervisor.spawn(
         "detection",
         detection_task

@@ -119,13 +119,6 @@ pub struct SecurityProfileTarget {
     pub arn: String,
 }
 
-fn seconds(ms: i64) -> f64 {
-    // Epoch milliseconds fit f64's 53-bit mantissa exactly for the next 285,000 years.
-    #[allow(clippy::cast_precision_loss)]
-    let s = ms as f64 / 1000.0;
-    s
-}
-
 fn valid_name(name: &str) -> bool {
     fleetward_proto::topic::is_valid_thing_name(name)
 }
@@ -286,8 +279,8 @@ fn describe(scope: &ArnScope, p: store::SecurityProfile) -> SecurityProfileDescr
         alert_targets: p.alert_targets,
         additional_metrics_to_retain_v2: p.additional_metrics,
         version: p.version,
-        creation_date: seconds(p.created_at),
-        last_modified_date: seconds(p.modified_at),
+        creation_date: fleetward_core::aws::seconds(p.created_at),
+        last_modified_date: fleetward_core::aws::seconds(p.modified_at),
     }
 }
 
@@ -524,8 +517,8 @@ fn custom_metric_description(scope: &ArnScope, m: store::CustomMetric) -> Custom
         metric_name: m.name,
         metric_type: m.metric_type,
         display_name: m.display_name,
-        creation_date: seconds(m.created_at),
-        last_modified_date: seconds(m.modified_at),
+        creation_date: fleetward_core::aws::seconds(m.created_at),
+        last_modified_date: fleetward_core::aws::seconds(m.modified_at),
     }
 }
 
@@ -711,8 +704,8 @@ async fn active_violations_page(
                 last_violation_value: v.last_value,
                 verification_state: v.verification_state.map(|s| s.as_str().to_owned()),
                 verification_state_description: v.verification_description,
-                last_violation_time: seconds(v.last_at),
-                violation_start_time: seconds(v.started_at),
+                last_violation_time: fleetward_core::aws::seconds(v.last_at),
+                violation_start_time: fleetward_core::aws::seconds(v.started_at),
             })
             .collect(),
         next_token: page.next_token,
@@ -786,7 +779,7 @@ async fn violation_events_page(
                 violation_event_type: e.event_type.as_str().to_owned(),
                 verification_state: e.verification_state.map(|s| s.as_str().to_owned()),
                 verification_state_description: e.verification_description,
-                violation_event_time: seconds(e.event_time),
+                violation_event_time: fleetward_core::aws::seconds(e.event_time),
             })
             .collect(),
         next_token: page.next_token,
@@ -1462,7 +1455,7 @@ pub async fn list_metric_values(
                 }),
             })
             .map(|d| MetricDatumItem {
-                timestamp: seconds(d.timestamp),
+                timestamp: fleetward_core::aws::seconds(d.timestamp),
                 value: d.value,
             })
             .collect(),
@@ -1562,8 +1555,8 @@ fn dimension_description(scope: &ArnScope, d: store::Dimension) -> DimensionDesc
         name: d.name,
         dimension_type: d.dimension_type,
         string_values: d.string_values,
-        creation_date: seconds(d.created_at),
-        last_modified_date: seconds(d.modified_at),
+        creation_date: fleetward_core::aws::seconds(d.created_at),
+        last_modified_date: fleetward_core::aws::seconds(d.modified_at),
     }
 }
 
@@ -1689,7 +1682,9 @@ pub async fn behavior_model_training_summaries(
                 summaries.push(BehaviorModelTrainingSummary {
                     security_profile_name: p.name.clone(),
                     behavior_name: b.name,
-                    training_data_collection_start_date: seconds(p.modified_at),
+                    training_data_collection_start_date: fleetward_core::aws::seconds(
+                        p.modified_at,
+                    ),
                     model_status: "PENDING_BUILD".to_owned(),
                     datapoints_collection_percentage: 0.0,
                 });

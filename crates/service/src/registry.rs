@@ -125,13 +125,6 @@ fn resource_id(kind: &str, name: &str, created_at: i64) -> String {
     )
 }
 
-fn seconds(ms: i64) -> f64 {
-    // Epoch milliseconds fit f64's 53-bit mantissa exactly.
-    #[allow(clippy::cast_precision_loss)]
-    let s = ms as f64 / 1000.0;
-    s
-}
-
 fn check_name(member: &str, name: &str) -> ServiceResult<()> {
     if fleetward_proto::topic::is_valid_thing_name(name) {
         Ok(())
@@ -838,7 +831,7 @@ pub async fn describe_thing_group(
                 .iter()
                 .map(|n| group_name_and_arn(scope, n))
                 .collect(),
-            creation_date: seconds(g.created_at),
+            creation_date: fleetward_core::aws::seconds(g.created_at),
         },
         thing_group_name: g.name,
     })
@@ -1236,6 +1229,7 @@ fn certificate_row(
     pem: &str,
     status: CertStatus,
     ca_id: Option<String>,
+    now_ms: i64,
 ) -> Certificate {
     Certificate {
         id: facts.id.clone(),
@@ -1245,7 +1239,7 @@ fn certificate_row(
         subject: facts.subject.clone(),
         serial: facts.serial.clone(),
         not_after: facts.not_after,
-        created_at: fleetward_core::aws::time::system_now_ms(),
+        created_at: now_ms,
     }
 }
 
@@ -1279,6 +1273,7 @@ pub async fn create_keys_and_certificate(
         &issued.cert_pem,
         status_for_new(set_as_active),
         Some(ca.facts().id.clone()),
+        ctx.now_ms(),
     );
     store.insert_certificate(&cert).await?;
     Ok(CreateKeysAndCertificateResponse {
@@ -1394,7 +1389,7 @@ pub async fn register_certificate(
             "certificatePem: a CA certificate cannot be registered as a device certificate".into(),
         ));
     }
-    let now = fleetward_core::aws::time::system_now_ms();
+    let now = ctx.now_ms();
     if now < facts.not_before || now > facts.not_after {
         return Err(ServiceError::CertificateValidation(
             "certificatePem: the certificate is not within its validity period".into(),
@@ -1411,6 +1406,7 @@ pub async fn register_certificate(
         &req.certificate_pem,
         status,
         Some(issuer.id.clone()),
+        ctx.now_ms(),
     );
     store.insert_certificate(&cert).await?;
     Ok(RegisterCertificateResponse {
@@ -1437,8 +1433,8 @@ pub async fn describe_certificate(
     let validity = CertFacts::from_pem(&c.pem)
         .ok()
         .map(|f| CertificateValidity {
-            not_before: seconds(f.not_before),
-            not_after: seconds(f.not_after),
+            not_before: fleetward_core::aws::seconds(f.not_before),
+            not_after: fleetward_core::aws::seconds(f.not_after),
         });
     Ok(DescribeCertificateResponse {
         certificate_description: CertificateDescription {
@@ -1448,7 +1444,7 @@ pub async fn describe_certificate(
             status: c.status.as_str().to_owned(),
             certificate_pem: c.pem,
             owned_by: scope.account.clone(),
-            creation_date: seconds(c.created_at),
+            creation_date: fleetward_core::aws::seconds(c.created_at),
             validity,
             certificate_mode: "DEFAULT".to_owned(),
         },
@@ -1461,7 +1457,7 @@ fn certificate_summary(scope: &ArnScope, c: &Certificate) -> CertificateSummary 
         certificate_id: c.id.clone(),
         status: c.status.as_str().to_owned(),
         certificate_mode: "DEFAULT".to_owned(),
-        creation_date: seconds(c.created_at),
+        creation_date: fleetward_core::aws::seconds(c.created_at),
     }
 }
 
@@ -1752,8 +1748,8 @@ pub async fn get_policy(ctx: &Ctx, name: &str) -> ServiceResult<GetPolicyRespons
         policy_name: p.name,
         policy_document: p.document,
         default_version_id: p.version,
-        creation_date: seconds(p.created_at),
-        last_modified_date: seconds(p.created_at),
+        creation_date: fleetward_core::aws::seconds(p.created_at),
+        last_modified_date: fleetward_core::aws::seconds(p.created_at),
     })
 }
 

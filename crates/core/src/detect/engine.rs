@@ -257,13 +257,13 @@ impl CompiledBehavior {
         self.duration_ms.unwrap_or(self.default_window_ms)
     }
 
-    /// Compresses the behavior's time windows `scale` times, for demos and benchmarks that
-    /// run a 5-minute report interval every second (`fleetward serve --time-scale`). The
+    /// The behavior's time windows as they run on `clock`: a
+    /// [`ScaledClock`](crate::aws::ScaledClock) (`fleetward serve --time-scale`) compresses
+    /// them for demos and benchmarks that run a 5-minute report interval every second. The
     /// behavior as written, and so its violations and alerts, keep AWS's seconds.
-    pub fn with_time_scale(mut self, scale: u32) -> CompiledBehavior {
-        let scale = i64::from(scale.max(1));
-        self.duration_ms = self.duration_ms.map(|d| (d / scale).max(1));
-        self.default_window_ms = (self.default_window_ms / scale).max(1);
+    pub fn on_clock(mut self, clock: &dyn crate::aws::Clock) -> CompiledBehavior {
+        self.duration_ms = self.duration_ms.map(|d| clock.scaled_ms(d));
+        self.default_window_ms = clock.scaled_ms(self.default_window_ms);
         self
     }
 

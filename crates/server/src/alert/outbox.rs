@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::supervisor::Shutdown;
+use fleetward_core::aws::{Clock, SystemClock};
 use tokio::sync::Notify;
 
 use super::sign::{SIGNATURE_HEADER, signature};
@@ -37,6 +38,8 @@ pub struct OutboxConfig {
     /// Violations whose alerts are delivered at the same time. One violation's alerts go
     /// out one after the other, in the order they were enqueued.
     pub concurrency: usize,
+    /// Where "now" comes from: when an alert is due, when it was delivered.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for OutboxConfig {
@@ -48,6 +51,7 @@ impl Default for OutboxConfig {
             max_backoff: Duration::from_secs(600),
             timeout: Duration::from_secs(10),
             concurrency: 16,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -127,7 +131,7 @@ impl Outbox {
     /// are recorded in one transaction per pass.
     pub async fn deliver_due(&self) -> crate::store::StoreResult<usize> {
         use futures_util::stream::{self, StreamExt};
-        let now = crate::broker::now_ms();
+        let now = self.cfg.clock.now_ms();
         let due = self.store.due_alerts(now, self.cfg.batch).await?;
         if due.is_empty() {
             return Ok(0);
@@ -189,7 +193,7 @@ impl Outbox {
             .buffer_unordered(self.cfg.concurrency.max(1))
             .collect()
             .await;
-        let done = crate::broker::now_ms();
+        let done = self.cfg.clock.now_ms();
         let mut delivered = Vec::new();
         for group in outcomes {
             // The first failure sets when the whole rest of its violation is retried, so the

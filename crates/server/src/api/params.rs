@@ -120,13 +120,7 @@ pub fn parse_time_ms(v: &str) -> Option<i64> {
     seconds_to_ms(secs)
 }
 
-/// Epoch seconds (fractional) to milliseconds, refusing what does not fit.
-pub fn seconds_to_ms(secs: f64) -> Option<i64> {
-    let ms = (secs * 1000.0).round();
-    // i64 holds ±9.2e18; anything near that is not a time anyone means.
-    #[allow(clippy::cast_possible_truncation)]
-    (ms.is_finite() && ms.abs() < 1e17).then_some(ms as i64)
-}
+pub use fleetward_core::aws::time::seconds_to_ms;
 
 fn missing(m: &Member) -> String {
     format!(

@@ -48,7 +48,6 @@ impl EventTx {
     }
 }
 
-/// Milliseconds since the Unix epoch: the unit of every timestamp Fleetward stores.
-pub fn now_ms() -> i64 {
-    i64::try_from(crate::ingest::now_ms()).unwrap_or(i64::MAX)
-}
+/// Milliseconds since the Unix epoch: the unit of every timestamp Fleetward stores. The
+/// broker stamps events with the wall clock as they happen.
+pub use fleetward_core::aws::time::system_now_ms as now_ms;

@@ -32,12 +32,6 @@ pub(super) enum KeysCommand {
     },
 }
 
-fn millis_to_seconds(ms: i64) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let s = ms as f64 / 1000.0;
-    s
-}
-
 pub(super) async fn keys(dir: DataDir, cmd: KeysCommand) -> ExitCode {
     let store = match open_data_dir(&dir.data_dir).await {
         Ok((s, _, _)) => s,
@@ -64,8 +58,8 @@ pub(super) async fn keys(dir: DataDir, cmd: KeysCommand) -> ExitCode {
                 json!({"keys": keys.iter().map(|k| json!({
                     "accessKeyId": k.access_key_id,
                     "name": k.name,
-                    "created": millis_to_seconds(k.created_at),
-                    "lastUsed": k.last_used_at.map(millis_to_seconds),
+                    "created": fleetward_core::aws::seconds(k.created_at),
+                    "lastUsed": k.last_used_at.map(fleetward_core::aws::seconds),
                     "disabled": k.disabled,
                 })).collect::<Vec<_>>()})
             })

@@ -169,16 +169,9 @@ fn cert_json(c: &Certificate) -> serde_json::Value {
         "status": c.status.as_str(),
         "caCertificateId": c.ca_id,
         "subject": c.subject,
-        "notAfter": seconds(c.not_after),
-        "creationDate": seconds(c.created_at),
+        "notAfter": fleetward_core::aws::seconds(c.not_after),
+        "creationDate": fleetward_core::aws::seconds(c.created_at),
     })
-}
-
-fn seconds(ms: i64) -> f64 {
-    // Epoch milliseconds fit f64's 53-bit mantissa exactly.
-    #[allow(clippy::cast_precision_loss)]
-    let s = ms as f64 / 1000.0;
-    s
 }
 
 /// Creates `thing` unless it exists (whatever its attributes).

@@ -63,7 +63,12 @@ fn check(file: &std::path::Path, format: Option<FormatArg>, thing: &str) -> Exit
         }
         None => Format::Json,
     };
-    let outcome = ingest::check(&payload, format, thing, ingest::now_ms());
+    let outcome = ingest::check(
+        &payload,
+        format,
+        thing,
+        u64::try_from(crate::broker::now_ms()).unwrap_or(0),
+    );
     let mut out = json!({ "answer": outcome.answer });
     if let Some(report) = &outcome.report {
         let datapoints: Map<String, Value> = report

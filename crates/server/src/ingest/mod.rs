@@ -9,8 +9,3 @@ mod pipeline;
 
 pub use fleetward_core::ingest::{Admission, Last, Outcome, admit, check, throttle};
 pub use pipeline::{IngestError, IngestStats, Pipeline, PipelineConfig, ReportSink};
-
-/// Milliseconds since the Unix epoch, the unit of answer timestamps.
-pub fn now_ms() -> u64 {
-    u64::try_from(fleetward_core::aws::time::system_now_ms()).unwrap_or(0)
-}

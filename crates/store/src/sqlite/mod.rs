@@ -150,12 +150,8 @@ impl LifecycleStore for SqliteStore {
 
 // --- helpers -----------------------------------------------------------------------------
 
-/// Now, in epoch milliseconds; a clock before 1970 reads as 0.
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+/// Now, in epoch milliseconds: the creation and update times the store stamps rows with.
+pub(super) use fleetward_core::aws::time::system_now_ms as now_ms;
 
 /// A database failure the caller cannot act on.
 pub(super) fn db(e: sqlx::Error) -> StoreError {
