@@ -37,13 +37,6 @@ pub struct HttpState {
     pub detection: Option<Arc<DetectionStats>>,
 }
 
-/// Binds the HTTP listener and serves `/healthz` and `/metrics` until the process ends.
-pub async fn serve(addr: SocketAddr, state: HttpState) -> std::io::Result<SocketAddr> {
-    let (addr, serving) = serve_with(addr, state, Router::new(), None, Shutdown::never()).await?;
-    tokio::spawn(serving);
-    Ok(addr)
-}
-
 /// A bound HTTP listener's serving loop: returns once `shutdown` fired and the requests in
 /// flight were answered, or with the error that stopped it.
 pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;

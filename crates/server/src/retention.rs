@@ -7,8 +7,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::task::JoinHandle;
-
 use crate::store::Store;
 use crate::supervisor::Shutdown;
 
@@ -23,53 +21,43 @@ pub const VIOLATION_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60)
 pub const DEFAULT_PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Prunes `store` every `every`, first right away, keeping `retention` of history. Runs until
-/// the returned task is aborted; a failed prune is logged and retried on the next tick, since
-/// a full disk or a locked file is no reason to stop the server.
-pub fn spawn_retention(
-    store: Arc<dyn Store>,
-    retention: Duration,
-    every: Duration,
-) -> JoinHandle<()> {
-    tokio::spawn(run_retention(store, retention, every, Shutdown::never()))
-}
-
-/// The retention loop, until `shutdown` fires (between prunes, never in the middle of one).
+/// `shutdown` fires (between prunes, never in the middle of one); a failed prune is logged
+/// and retried on the next tick, since a full disk or a locked file is no reason to stop the
+/// server.
 pub async fn run_retention(
     store: Arc<dyn Store>,
     retention: Duration,
     every: Duration,
     mut shutdown: Shutdown,
 ) {
-    {
-        // A zero period would make `interval` panic; a millisecond is as good as continuous.
-        let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.wait() => return,
+    // A zero period would make `interval` panic; a millisecond is as good as continuous.
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.wait() => return,
+        }
+        let cutoff = cutoff_ms(SystemTime::now(), retention);
+        match store.prune(cutoff).await {
+            Ok(0) => tracing::debug!(cutoff, "retention: nothing to prune"),
+            Ok(rows) => {
+                tracing::info!(cutoff, rows, "retention: pruned old reports and datapoints")
             }
-            let cutoff = cutoff_ms(SystemTime::now(), retention);
-            match store.prune(cutoff).await {
-                Ok(0) => tracing::debug!(cutoff, "retention: nothing to prune"),
-                Ok(rows) => {
-                    tracing::info!(cutoff, rows, "retention: pruned old reports and datapoints")
-                }
-                Err(e) => tracing::warn!(cutoff, error = %e, "retention: prune failed"),
+            Err(e) => tracing::warn!(cutoff, error = %e, "retention: prune failed"),
+        }
+        let cutoff = cutoff_ms(SystemTime::now(), VIOLATION_RETENTION);
+        match store.prune_violations(cutoff).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned old violations"),
+            Err(e) => {
+                tracing::warn!(cutoff, error = %e, "retention: pruning violations failed")
             }
-            let cutoff = cutoff_ms(SystemTime::now(), VIOLATION_RETENTION);
-            match store.prune_violations(cutoff).await {
-                Ok(0) => {}
-                Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned old violations"),
-                Err(e) => {
-                    tracing::warn!(cutoff, error = %e, "retention: pruning violations failed")
-                }
-            }
-            match store.prune_alerts(cutoff).await {
-                Ok(0) => {}
-                Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned delivered alerts"),
-                Err(e) => tracing::warn!(cutoff, error = %e, "retention: pruning alerts failed"),
-            }
+        }
+        match store.prune_alerts(cutoff).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(cutoff, rows, "retention: pruned delivered alerts"),
+            Err(e) => tracing::warn!(cutoff, error = %e, "retention: pruning alerts failed"),
         }
     }
 }

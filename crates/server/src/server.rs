@@ -270,8 +270,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     // Shared with the API, whose CreateKeysAndCertificate issues device certificates.
     let ca = Arc::new(ca);
     let store: Arc<dyn Store> = store;
-    let scale = cfg.time_scale.max(1);
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(scale));
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(cfg.time_scale));
     let mut supervisor = Supervisor::new();
     let (detection, detection_task) = DetectionService::with_config(
         store.clone(),

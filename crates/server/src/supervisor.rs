@@ -103,11 +103,6 @@ impl Supervisor {
         self.names.insert(handle.id(), name);
     }
 
-    /// Number of tasks still running.
-    pub fn running(&self) -> usize {
-        self.tasks.len()
-    }
-
     /// Waits for the first task to end before a stop was requested, and returns why. Never
     /// returns while every task is healthy (nor when there are none).
     pub async fn watch(&mut self) -> TaskFailure {

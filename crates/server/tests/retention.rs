@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleetward::retention::spawn_retention;
+use fleetward::retention::run_retention;
 use fleetward::store::StoredReport;
 use fleetward::store::prelude::*;
 use fleetward::store::sqlite::SqliteStore;
+use fleetward::supervisor::Shutdown;
 use fleetward_proto::Format;
 
 fn report(thing: &str, report_id: u64, received_at: i64) -> StoredReport {
@@ -36,11 +37,12 @@ async fn background_retention_prunes_old_data() {
         .await
         .unwrap();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
-    let task = spawn_retention(
+    let task = tokio::spawn(run_retention(
         shared,
         Duration::from_secs(14 * 24 * 3600),
         Duration::from_millis(20),
-    );
+        Shutdown::never(),
+    ));
     // Bounded wait so a broken task fails the test instead of hanging it.
     let deadline = Instant::now() + Duration::from_secs(30);
     while store.count_reports().await.unwrap() != 1 {

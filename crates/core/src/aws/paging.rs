@@ -70,16 +70,6 @@ pub struct Page<T> {
     pub next_token: Option<String>,
 }
 
-impl<T> Page<T> {
-    /// The same page with each item mapped.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_token: self.next_token,
-        }
-    }
-}
-
 /// The paging members of most List calls (`nextToken`, `maxResults`), as AWS's JSON has them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

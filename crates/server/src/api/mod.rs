@@ -48,7 +48,6 @@ use serde::de::DeserializeOwned;
 use fleetward_core::aws::{AwsCode, AwsError};
 use fleetward_service::{Ctx, ServiceError};
 
-use crate::store::Store;
 
 /// Largest request body accepted: a profile with 100 behaviors of 1000 values fits easily.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -75,11 +74,6 @@ impl ApiState {
             ctx,
             tokens: Arc::default(),
         }
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.ctx.store
     }
 }
 

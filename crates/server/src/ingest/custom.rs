@@ -60,31 +60,23 @@ impl CustomTypes {
         self.refresh.clone()
     }
 
-    /// Keeps the registrations current: re-read when notified, and every `every` to catch
-    /// edits by another process (the offline CLI).
-    pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>, every: Duration) {
-        tokio::spawn(self.clone().run_refresh(store, every, Shutdown::never()));
-    }
-
-    /// The refresh loop of [`CustomTypes::spawn_refresh`], until `shutdown` fires.
+    /// Keeps the registrations current until `shutdown` fires: re-read when notified, and
+    /// every `every` to catch edits by another process (the offline CLI).
     pub async fn run_refresh(
         self: Arc<Self>,
         store: Arc<dyn Store>,
         every: Duration,
         mut shutdown: Shutdown,
     ) {
-        let me = self;
-        {
-            let wake = me.refresher();
-            loop {
-                tokio::select! {
-                    () = wake.notified() => {}
-                    () = tokio::time::sleep(every) => {}
-                    () = shutdown.wait() => return,
-                }
-                if let Err(e) = me.refresh_from(store.as_ref()).await {
-                    tracing::warn!(error = %e, "re-reading custom metric types failed");
-                }
+        let wake = self.refresher();
+        loop {
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.wait() => return,
+            }
+            if let Err(e) = self.refresh_from(store.as_ref()).await {
+                tracing::warn!(error = %e, "re-reading custom metric types failed");
             }
         }
     }
