@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fleetward_core::aws::Clock;
+use fleetward_core::aws::{AwsCode, Clock};
 
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
@@ -32,7 +32,6 @@ use aws_sigv4::http_request::{
 };
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -132,9 +131,8 @@ impl Verifier {
             .map_err(ApiError::internal)?
             .filter(|k| !k.disabled)
             .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "UnrecognizedClientException",
+                ApiError::coded(
+                    AwsCode::UnrecognizedClient,
                     "The security token included in the request is invalid.",
                 )
             })?;
@@ -201,9 +199,8 @@ impl Verifier {
                 Some(declared) => {
                     let actual = hex::encode(Sha256::digest(body));
                     if !declared.eq_ignore_ascii_case(&actual) {
-                        return Err(ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "XAmzContentSHA256Mismatch",
+                        return Err(ApiError::coded(
+                            AwsCode::ContentSha256Mismatch,
                             "The provided 'x-amz-content-sha256' header does not match what was computed.",
                         ));
                     }
@@ -470,23 +467,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn missing_token() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "MissingAuthenticationTokenException",
+    ApiError::coded(
+        AwsCode::MissingAuthenticationToken,
         "Missing Authentication Token",
     )
 }
 
 fn incomplete(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "IncompleteSignatureException",
-        message,
-    )
+    ApiError::coded(AwsCode::IncompleteSignature, message)
 }
 
 fn invalid_signature(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "InvalidSignatureException", message)
+    ApiError::coded(AwsCode::InvalidSignature, message)
 }
 
 /// The middleware every API route runs behind: buffers the body (the signature covers it),
@@ -505,9 +497,8 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "InvalidRequestException",
+            return ApiError::coded(
+                AwsCode::RequestTooLarge,
                 format!("request body: larger than {MAX_BODY} bytes"),
             )
             .into_response();
@@ -577,7 +568,7 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=x-amz-date, Signature=x",
         ] {
             let e = parse_authorization(bad).unwrap_err();
-            assert_eq!(e.name, "IncompleteSignatureException", "{bad}");
+            assert_eq!(e.code.name(), "IncompleteSignatureException", "{bad}");
         }
     }
 

@@ -48,7 +48,6 @@ use serde::de::DeserializeOwned;
 use fleetward_core::aws::{AwsCode, AwsError};
 use fleetward_service::{Ctx, ServiceError};
 
-
 /// Largest request body accepted: a profile with 100 behaviors of 1000 values fits easily.
 pub const MAX_BODY: usize = 1024 * 1024;
 
@@ -113,20 +112,18 @@ async fn request_id(mut resp: Response) -> Response {
 }
 
 async fn unknown_operation(req: Request) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "UnknownOperationException",
+    ApiError::coded(
+        AwsCode::UnknownOperation,
         format!("no operation at {} {}", req.method(), req.uri().path()),
     )
 }
 
-/// An error in AWS's rest-json shape.
+/// An error in AWS's rest-json shape: its row of the error-code table (status and name) and
+/// its message.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// The HTTP status the model gives this error.
-    pub status: StatusCode,
-    /// The AWS error name, e.g. `InvalidRequestException`.
-    pub name: &'static str,
+    /// The AWS error, which gives the HTTP status and the `x-amzn-ErrorType` name.
+    pub code: AwsCode,
     /// The human-readable message.
     pub message: String,
     /// `resourceId` and `resourceArn` of a `ResourceAlreadyExistsException`, as AWS sends them.
@@ -137,19 +134,7 @@ impl ApiError {
     /// An error of the table's `code`, with `message`.
     pub fn coded(code: AwsCode, message: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::from_u16(code.status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            name: code.name(),
-            message: message.into(),
-            existing: None,
-        }
-    }
-
-    /// An error with an explicit status and name.
-    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            name,
+            code,
             message: message.into(),
             existing: None,
         }
@@ -158,7 +143,7 @@ impl ApiError {
     /// Names the resource a `ResourceAlreadyExistsException` is about (other errors are
     /// returned unchanged).
     pub fn with_existing(mut self, id: &str, arn: String) -> Self {
-        if self.name == "ResourceAlreadyExistsException" {
+        if self.code == AwsCode::ResourceAlreadyExists {
             self.existing = Some((id.to_owned(), arn));
         }
         self
@@ -166,40 +151,24 @@ impl ApiError {
 
     /// 400 `InvalidRequestException`: the caller's mistake, named in the message.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidRequestException", message)
+        Self::coded(AwsCode::InvalidRequest, message)
     }
 
     /// 404 `ResourceNotFoundException`.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+        Self::coded(AwsCode::ResourceNotFound, message)
     }
 
     /// 400 `ThrottlingException`: the model gives Throttling status 400 (botocore retries it
     /// by name, whatever the status).
     pub fn throttled() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "ThrottlingException",
-            "Rate exceeded",
-        )
+        Self::coded(AwsCode::Throttling, "Rate exceeded")
     }
 
     /// 500 `InternalFailureException`; the detail is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "API internal failure");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalFailureException",
-            "internal failure",
-        )
-    }
-}
-
-impl From<AwsCode> for ApiError {
-    /// The table's status and name, with the name as the message (for errors that need no
-    /// more, like `MissingAuthenticationToken`).
-    fn from(code: AwsCode) -> Self {
-        ApiError::coded(code, code.name())
+        Self::coded(AwsCode::InternalFailure, "internal failure")
     }
 }
 
@@ -222,13 +191,18 @@ impl IntoResponse for ApiError {
             body["resourceArn"] = arn.into();
         }
         let body = body.to_string();
-        let mut resp = (self.status, body).into_response();
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        h.insert("x-amzn-errortype", HeaderValue::from_static(self.name));
+        h.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static(self.code.name()),
+        );
         resp
     }
 }
