@@ -9,6 +9,7 @@ mod output;
 mod registry;
 mod report;
 mod serve;
+mod signals;
 mod simulate;
 
 use std::process::ExitCode;

@@ -90,6 +90,7 @@ pub(super) struct ServeArgs {
 }
 
 pub(super) async fn run(a: ServeArgs) -> ExitCode {
+    let mut signals = super::signals::StopSignals::install();
     let mut cfg = ServeConfig::new(a.data_dir);
     cfg.mqtt_listen = a.mqtt_listen;
     cfg.http_listen = a.http_listen;
@@ -151,7 +152,7 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     // Runs until SIGTERM or SIGINT, or until a task fails: then everything stops in order
     // (see `RunningServer::stop`) and the exit status says which it was.
     let failed = tokio::select! {
-        () = wait_for_shutdown() => None,
+        () = signals.recv() => None,
         f = running.watch() => Some(f),
     };
     match &failed {
@@ -167,25 +168,4 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     }
     super::out("stopped cleanly");
     ExitCode::SUCCESS
-}
-
-async fn wait_for_shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -319,28 +319,6 @@ async fn run_inner(a: SimulateArgs) -> Result<(), String> {
     run_simulation(cfg, Some(store)).await
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(super) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
 /// Runs `cfg` with a live status until it ends or Ctrl-C; prints the summary.
 pub(super) async fn run_simulation(
     cfg: SimConfig,
@@ -359,8 +337,9 @@ pub(super) async fn run_simulation(
         Duration::from_secs(2),
         done_rx,
     ));
+    let mut signals = super::signals::StopSignals::install();
     let ctrl_c = tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.recv().await;
         let _ = stop_tx.send(true);
     });
     let result = sim.run(stop_rx).await;
