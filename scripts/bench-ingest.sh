@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 secs="${SECONDS_PER_PHASE:-15}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -p fleetward --example bench_ingest >&2
+cargo build --release -p fleetward-server --example bench_ingest >&2
 bin="$CARGO_TARGET_DIR/release/examples/bench_ingest"
 
 results=()

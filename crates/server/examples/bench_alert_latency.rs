@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use clap::Parser;
-use fleetward::server::ServeConfig;
-use fleetward::store::{AlertTargetKind, NewAlertTarget, NewSecurityProfile, Store};
+use fleetward_server::server::ServeConfig;
+use fleetward_store::{AlertTargetKind, NewAlertTarget, NewSecurityProfile, Store};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
@@ -177,7 +177,9 @@ async fn main() {
     cfg.http_listen = any;
     cfg.dev_listen = Some(any);
     cfg.min_report_interval = Duration::ZERO;
-    let running = fleetward::server::start(cfg).await.expect("server starts");
+    let running = fleetward_server::server::start(cfg)
+        .await
+        .expect("server starts");
     let store: Arc<dyn Store> = running.store.clone();
     store
         .create_alert_target(&NewAlertTarget {

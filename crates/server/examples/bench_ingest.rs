@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Parser;
-use fleetward::pki::Ca;
-use fleetward::server::{RunningServer, ServeConfig};
-use fleetward::store::{CertStatus, Certificate, NewPolicy, NewThing, Store};
+use fleetward_server::server::{RunningServer, ServeConfig};
+use fleetward_service::pki::Ca;
+use fleetward_store::{CertStatus, Certificate, NewPolicy, NewThing, Store};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -515,7 +515,9 @@ async fn start_server(root: &Path) -> (RunningServer, tempfile::TempDir) {
     cfg.mqtt_listen = "127.0.0.1:0".parse().expect("addr");
     cfg.http_listen = "127.0.0.1:0".parse().expect("addr");
     cfg.min_report_interval = Duration::ZERO;
-    let running = fleetward::server::start(cfg).await.expect("server starts");
+    let running = fleetward_server::server::start(cfg)
+        .await
+        .expect("server starts");
     (running, dir)
 }
 

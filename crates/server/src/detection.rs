@@ -1,6 +1,6 @@
 //! Detection's IO edge: committed reports in, behavior states and violations out.
 //!
-//! [`crate::detect`] is pure; this module feeds it. The ingest writer hands every committed
+//! [`fleetward_core::detect`] is pure; this module feeds it. The ingest writer hands every committed
 //! batch to [`DetectionService`] (a [`ReportSink`]), which only copies the reports into a
 //! bounded queue: the writer is on the path of every `ACCEPTED`, so detection must never slow
 //! it down. When detection lags, reports are dropped from detection (they stay stored) and
@@ -24,17 +24,19 @@ use fleetward_core::aws::{Clock, SystemClock};
 use fleetward_proto::decode::{Metric, MetricValue};
 use tokio::sync::{Notify, mpsc};
 
-use crate::detect::engine::{AlarmStatus, InvalidationReason, Point};
-use crate::detect::model::DimensionType;
-use crate::detect::runtime::{
+use crate::ingest::ReportSink;
+use crate::ingest::cloud::CloudSink;
+use fleetward_core::detect::engine::{AlarmStatus, InvalidationReason, Point};
+use fleetward_core::detect::model::DimensionType;
+use fleetward_core::detect::runtime::{
     Detector, Origin, SILENCE_MS, StateKey, ViolationEvent as DetectEvent,
     ViolationEventType as DetectType,
 };
-use crate::detect::targets::{Target, ThingFacts, profiles_for_thing};
-use crate::detect::{Behavior, BehaviorState, CustomMetricType, Dimension, compile_behaviors};
-use crate::ingest::ReportSink;
-use crate::ingest::cloud::CloudSink;
-use crate::store::{
+use fleetward_core::detect::targets::{Target, ThingFacts, profiles_for_thing};
+use fleetward_core::detect::{
+    Behavior, BehaviorState, CustomMetricType, Dimension, compile_behaviors,
+};
+use fleetward_store::{
     CloudDatapoint, DetectionOp, NewAlert, NewViolation, Store, StoreResult, StoredBehaviorState,
     StoredReport, ViolationEvent, ViolationEventType,
 };
@@ -638,7 +640,7 @@ impl DetectionTask {
     /// Re-reads profiles and targets; recompiles changed profiles and removes deleted ones.
     async fn refresh_catalog(&mut self) -> StoreResult<()> {
         let now = self.cfg.clock.now_ms();
-        let profiles = crate::store::all_pages(|page| {
+        let profiles = fleetward_store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_security_profiles(&page).await }
         })
@@ -712,7 +714,7 @@ impl DetectionTask {
         HashMap<String, CustomMetricType>,
         HashMap<String, Dimension>,
     )> {
-        let metrics = crate::store::all_pages(|page| {
+        let metrics = fleetward_store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_custom_metrics(&page).await }
         })
@@ -725,7 +727,7 @@ impl DetectionTask {
                     .map(|t| (m.name, t))
             })
             .collect();
-        let dims = crate::store::all_pages(|page| {
+        let dims = fleetward_store::all_pages(|page| {
             let store = self.store.clone();
             async move { store.list_dimensions(&page).await }
         })
@@ -1090,7 +1092,7 @@ fn compile_profile(
     behaviors: &serde_json::Value,
     custom: &HashMap<String, CustomMetricType>,
     dimensions: &HashMap<String, Dimension>,
-) -> Result<Vec<crate::detect::CompiledBehavior>, String> {
+) -> Result<Vec<fleetward_core::detect::CompiledBehavior>, String> {
     let parsed: Vec<Behavior> = if behaviors.is_null() {
         Vec::new()
     } else {

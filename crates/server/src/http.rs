@@ -1,4 +1,4 @@
-//! The HTTP listener: `/healthz`, `/metrics` and the AWS-compatible API ([`crate::api`]) on
+//! The HTTP listener: `/healthz`, `/metrics` and the AWS-compatible API ([`fleetward_api`]) on
 //! one port, optionally over TLS.
 //!
 //! It listens on loopback by default: it is an operator surface, not a device one.
@@ -22,7 +22,7 @@ use prometheus_client::registry::Registry;
 use crate::broker::EventTx;
 use crate::detection::{DetectionStats, EventCounts};
 use crate::ingest::IngestStats;
-use crate::store::Store;
+use fleetward_store::Store;
 
 /// What the HTTP handlers read.
 #[derive(Clone)]

@@ -1,9 +1,15 @@
-//! # fleetward
+//! # fleetward-server
 //!
-//! The Fleetward server and CLI. A report travels `broker → ingest → store → detect →
-//! alert/mitigate`; modules are named after that path. Today the crate holds the first step
-//! that every later one builds on: [`ingest`] turns a payload into the answer the server
-//! publishes and the datapoints detection will see. The [`cli`] is a thin layer over it.
+//! The Fleetward daemon. A report travels `broker → ingest → store → detect → alert`, and the
+//! modules are named after that path: [`broker`] (the embedded rmqtt broker with certificate
+//! identity, or a client of an external one), [`ingest`] (the pipeline that answers ACCEPTED
+//! only once a report is stored), [`detection`] (the task that runs the pure engine, one
+//! transaction per step), [`alert`] (the outbox), plus [`retention`] and [`http`] (the API,
+//! `/healthz`, `/metrics`). [`server::start`] runs them all under one [`supervisor`].
+//!
+//! The rules live elsewhere: the pure ones in `fleetward-core`, the operations in
+//! `fleetward-service`, the REST-JSON protocol in `fleetward-api`. This crate is the IO that
+//! drives them.
 #![forbid(unsafe_code)]
 // Untrusted input flows through this crate: no unwrap outside tests.
 #![cfg_attr(
@@ -12,17 +18,10 @@
 )]
 
 pub mod alert;
-pub mod api;
 pub mod broker;
-pub mod cli;
 pub mod detection;
 pub mod http;
 pub mod ingest;
 pub mod retention;
 pub mod server;
-pub mod sim;
 pub mod supervisor;
-
-pub use fleetward_core::{aws, detect, identity};
-pub use fleetward_service::{detect as admin, pki, registry};
-pub use fleetward_store as store;

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::store::Store;
 use crate::supervisor::Shutdown;
+use fleetward_store::Store;
 
 /// How long reports and datapoints are kept unless configured otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 60 * 60);

@@ -13,15 +13,14 @@ use crate::broker::authz::Authorizer;
 use crate::broker::embedded::{EmbeddedBroker, EmbeddedConfig};
 use crate::broker::external::{ExternalBroker, ExternalConfig};
 use crate::detection::DetectionService;
-use crate::identity::Arns;
 use crate::ingest::{Pipeline, PipelineConfig, cloud};
-use crate::pki::{Ca, CertFacts};
-use crate::store::prelude::CertificateStore;
-use crate::store::sqlite::SqliteStore;
-use crate::store::{CaCertificate, CertStatus, Store};
 use crate::supervisor::{Supervisor, TaskFailure};
 use fleetward_core::aws::{ArnScope, Clock, ScaledClock};
+use fleetward_core::identity::Arns;
+use fleetward_service::data_dir::write_private;
+use fleetward_service::pki::{Ca, CertFacts};
 use fleetward_service::{Changes, Ctx};
+use fleetward_store::{CertStatus, Store};
 use futures_util::FutureExt;
 
 /// Default TLS MQTT address: the IANA MQTT-over-TLS port, on every interface (devices connect
@@ -60,7 +59,7 @@ pub struct ServeConfig {
     /// Serve HTTP (the API, /healthz, /metrics) over TLS with this certificate and key.
     pub http_tls: Option<crate::http::HttpTls>,
     /// The API's per-key TPS limits (AWS's quotas by default).
-    pub api_rate_limits: crate::api::limit::RateLimitConfig,
+    pub api_rate_limits: fleetward_api::limit::RateLimitConfig,
     /// Time compression, a demo and benchmark setting: the report throttle, the cloud-side
     /// window, behavior `durationSeconds` windows, statistical window ends and the 2-day
     /// silence all run this many times faster (300 makes a 5-minute report interval one
@@ -84,7 +83,7 @@ impl ServeConfig {
             account: "000000000000".to_owned(),
             cloud_window_ms: cloud::WINDOW_MS,
             http_tls: None,
-            api_rate_limits: crate::api::limit::RateLimitConfig::default(),
+            api_rate_limits: fleetward_api::limit::RateLimitConfig::default(),
             time_scale: 1,
         }
     }
@@ -105,12 +104,15 @@ pub enum ServeError {
         /// What went wrong.
         reason: String,
     },
-    /// The database could not be opened.
+    /// The data directory's store or CA could not be opened.
+    #[error("{0}")]
+    Open(#[from] fleetward_service::data_dir::DataDirError),
+    /// The database failed.
     #[error("database: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] fleetward_store::StoreError),
     /// The CA or broker certificate could not be made or loaded.
     #[error("certificates: {0}")]
-    Pki(#[from] crate::pki::PkiError),
+    Pki(#[from] fleetward_service::pki::PkiError),
     /// The broker could not start.
     #[error("{0}")]
     Broker(#[from] crate::broker::embedded::BrokerError),
@@ -127,10 +129,10 @@ pub enum ServeError {
     },
     /// The API's admin key could not be made.
     #[error("API access key: {0}")]
-    ApiKey(#[from] crate::api::keys::KeyError),
+    ApiKey(#[from] fleetward_api::keys::KeyError),
     /// The built-in policy did not parse (a bug).
     #[error("policy: {0}")]
-    Policy(#[from] crate::identity::PolicyError),
+    Policy(#[from] fleetward_core::identity::PolicyError),
 }
 
 /// A started server.
@@ -233,29 +235,6 @@ impl Changes for RunningChanges {
     }
 }
 
-/// Opens (creating if needed) the data directory's store and CA. Used by `serve` and by the
-/// provisioning commands, which work on the same directory.
-pub async fn open_data_dir(data_dir: &Path) -> Result<(Arc<SqliteStore>, Ca, bool), ServeError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| ServeError::DataDir {
-        path: data_dir.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let store = Arc::new(SqliteStore::open(&data_dir.join("fleetward.db")).await?);
-    let (ca, created) = Ca::load_or_create(&data_dir.join("ca"))?;
-    let facts = ca.facts();
-    if !store.list_cas().await?.iter().any(|c| c.id == facts.id) {
-        store
-            .insert_ca(&CaCertificate {
-                id: facts.id.clone(),
-                pem: ca.pem().to_owned(),
-                status: CertStatus::Active,
-                created_at: crate::broker::now_ms(),
-            })
-            .await?;
-    }
-    Ok((store, ca, created))
-}
-
 /// Selects rustls's crypto provider for the process. Both providers are compiled in (rmqtt
 /// and rumqttc pull different ones), and rustls refuses to guess; aws-lc-rs is the one rmqtt's
 /// listener uses. Idempotent.
@@ -266,7 +245,7 @@ pub fn install_crypto_provider() {
 /// Starts everything and returns once all listeners are bound.
 pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     install_crypto_provider();
-    let (store, ca, _) = open_data_dir(&cfg.data_dir).await?;
+    let (store, ca, _) = fleetward_service::data_dir::open(&cfg.data_dir).await?;
     // Shared with the API, whose CreateKeysAndCertificate issues device certificates.
     let ca = Arc::new(ca);
     let store: Arc<dyn Store> = store;
@@ -376,7 +355,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     supervisor.spawn("alert-outbox", outbox.run(supervisor.shutdown()).map(Ok));
 
     let admin_key_file =
-        crate::api::keys::ensure_admin_key(store.as_ref(), &cfg.data_dir, &cfg.region).await?;
+        fleetward_api::keys::ensure_admin_key(store.as_ref(), &cfg.data_dir, &cfg.region).await?;
     if let Some(path) = &admin_key_file {
         tracing::info!(path = %path.display(), "created the API admin access key");
     }
@@ -388,8 +367,8 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             custom_metrics: custom_types.refresher(),
         }))
         .with_ca(ca.clone());
-    let mut api = crate::api::ApiState::new(ctx.clone());
-    api.limiter = Arc::new(crate::api::limit::RateLimits::new(cfg.api_rate_limits));
+    let mut api = fleetward_api::ApiState::new(ctx.clone());
+    api.limiter = Arc::new(fleetward_api::limit::RateLimits::new(cfg.api_rate_limits));
     let (http_addr, serving) = crate::http::serve_with(
         cfg.http_listen,
         crate::http::HttpState {
@@ -398,7 +377,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             events: events_tx,
             detection: Some(detection.stats()),
         },
-        crate::api::router(api),
+        fleetward_api::router(api),
         cfg.http_tls.as_ref(),
         supervisor.shutdown(),
     )
@@ -450,7 +429,8 @@ async fn broker_tls(
         .ok()
         .and_then(|pem| CertFacts::from_pem(&pem).ok())
         .is_some_and(|f| {
-            f.not_after > crate::broker::now_ms() + 30 * 24 * 3600 * 1000 && key.exists()
+            f.not_after > fleetward_core::aws::time::system_now_ms() + 30 * 24 * 3600 * 1000
+                && key.exists()
         });
     if !fresh {
         let issued = ca.issue_server(&[])?;
@@ -469,18 +449,4 @@ async fn broker_tls(
     }
     std::fs::write(&bundle, pems).map_err(|e| io(&bundle, e))?;
     Ok((cert, key, bundle))
-}
-
-/// Writes a secret file readable by its owner only, from the moment it exists.
-pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
 }

@@ -11,6 +11,7 @@
 //! - [`registry`]: things, thing groups, certificates, principals, policies.
 //! - [`alerts`]: alert targets.
 //! - [`pki`]: Fleetward's CA and certificate facts.
+//! - [`data_dir`]: opening the data directory (store and CA) every door shares.
 //! - [`error`]: [`ServiceError`], one AWS error per variant.
 #![forbid(unsafe_code)]
 // Untrusted input flows through this crate: no unwrap outside tests.
@@ -22,6 +23,7 @@
 pub mod alerts;
 pub mod changes;
 pub mod ctx;
+pub mod data_dir;
 pub mod detect;
 pub mod error;
 pub mod pki;

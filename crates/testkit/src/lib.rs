@@ -1,6 +1,14 @@
 //! Test support shared by Fleetward's crates: where `../shared` is, its conformance cases, and
 //! JSON equality that compares numbers by value.
+//!
+//! Feature `sigv4` adds [`sigv4`], an AWS API client; feature `server` adds [`server`], a
+//! started server, provisioned devices and an MQTT-over-TLS device client.
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "sigv4")]
+pub mod sigv4;
 
 use std::path::PathBuf;
 

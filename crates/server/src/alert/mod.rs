@@ -1,6 +1,6 @@
 //! Alerts: what a non-suppressed violation event sends, and to whom.
 //!
-//! Alert targets are named resources ([`crate::store::AlertTarget`]): a webhook, an MQTT topic
+//! Alert targets are named resources ([`fleetward_store::AlertTarget`]): a webhook, an MQTT topic
 //! on the embedded broker, or the log. A security profile names its target the AWS way,
 //! `alertTargets.SNS.alertTargetArn`, whose last ARN segment is the target's name, so AWS-format
 //! profiles work unchanged. Detection enqueues one alert per event and target in the store's

@@ -16,7 +16,7 @@ use fleetward_core::aws::{Clock, SystemClock};
 use tokio::sync::Notify;
 
 use super::sign::{SIGNATURE_HEADER, signature};
-use crate::store::{AlertTarget, AlertTargetKind, OutboxAlert, Store};
+use fleetward_store::{AlertTarget, AlertTargetKind, OutboxAlert, Store};
 
 /// Publishes a payload on a topic of the embedded broker (topic, payload).
 pub type MqttPublish =
@@ -129,7 +129,7 @@ impl Outbox {
     /// after the other, so a receiver sees a violation's `in-alarm` before its
     /// `alarm-cleared`. When one fails, the rest of its group waits for its retry. Deliveries
     /// are recorded in one transaction per pass.
-    pub async fn deliver_due(&self) -> crate::store::StoreResult<usize> {
+    pub async fn deliver_due(&self) -> fleetward_store::StoreResult<usize> {
         use futures_util::stream::{self, StreamExt};
         let now = self.cfg.clock.now_ms();
         let due = self.store.due_alerts(now, self.cfg.batch).await?;

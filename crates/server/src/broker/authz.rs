@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::identity::{self, Action, Arns, PolicyDocument, Request, Vars};
-use crate::store::{CertStatus, Store};
+use fleetward_core::identity::{self, Action, Arns, PolicyDocument, Request, Vars};
+use fleetward_store::{CertStatus, Store};
 
 /// Who is connected, as far as authorization is concerned.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ impl Authorizer {
         let Some((subject, serial)) = cert else {
             return Err((AuthFailure::NoCertificate, None));
         };
-        let store_err = |e: crate::store::StoreError| (AuthFailure::Store(e.to_string()), None);
+        let store_err = |e: fleetward_store::StoreError| (AuthFailure::Store(e.to_string()), None);
         let Some(cert) = self
             .store
             .find_certificate(subject, serial)

@@ -28,8 +28,8 @@ use tokio::sync::Semaphore;
 
 use super::authz::{Authorizer, Principal};
 use super::{BrokerEvent, EventTx, now_ms};
-use crate::identity::Action;
 use crate::ingest::Pipeline;
+use fleetward_core::identity::Action;
 
 const TLS_LISTENER: u16 = 1;
 /// Reports one connection may have in the pipeline at once: enough to fill commit batches,

@@ -170,7 +170,7 @@ async fn handle(client: &AsyncClient, prefix: &str, pipeline: &Pipeline, p: &Pub
         let _ = client.ack(p).await;
         return;
     };
-    let now = crate::broker::now_ms();
+    let now = fleetward_core::aws::time::system_now_ms();
     match pipeline
         .ingest(m.thing, m.topic.format, &p.payload, now)
         .await

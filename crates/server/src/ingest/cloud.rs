@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 
 pub use fleetward_core::ingest::cloud::*;
 
-use crate::store::Store;
 use crate::supervisor::Shutdown;
+use fleetward_store::Store;
 
 /// Receives cloud-side datapoints after they are stored: the interface detection plugs into.
 pub trait CloudSink: Send + Sync {
@@ -42,7 +42,7 @@ pub async fn run(
                 }
                 None => break,
             },
-            _ = tick.tick() => agg.roll(crate::broker::now_ms()),
+            _ = tick.tick() => agg.roll(fleetward_core::aws::time::system_now_ms()),
             // What is ready is stored below; counts of the open window are not yet datapoints.
             () = shutdown.wait() => break,
         }

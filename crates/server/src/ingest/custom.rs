@@ -13,9 +13,9 @@ use std::time::Duration;
 pub use fleetward_core::ingest::custom::{mismatch, parse_type};
 use tokio::sync::Notify;
 
-use crate::detect::CustomMetricType;
-use crate::store::{Store, StoreResult};
 use crate::supervisor::Shutdown;
+use fleetward_core::detect::CustomMetricType;
+use fleetward_store::{Store, StoreResult};
 
 /// The registered custom metric types, read synchronously on every report and refreshed
 /// from the store in the background.
@@ -36,7 +36,7 @@ impl CustomTypes {
     /// Re-reads the registrations.
     pub async fn refresh_from(&self, store: &dyn Store) -> StoreResult<()> {
         let all: HashMap<String, CustomMetricType> =
-            crate::store::all_pages(|p| async move { store.list_custom_metrics(&p).await })
+            fleetward_store::all_pages(|p| async move { store.list_custom_metrics(&p).await })
                 .await?
                 .into_iter()
                 .filter_map(|m| parse_type(&m.metric_type).map(|t| (m.name, t)))

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::custom::{CustomTypes, mismatch};
 use super::throttle::{Admission, Last, admit};
-use crate::store::{Store, StoreError, StoredReport};
+use fleetward_store::{Store, StoreError, StoredReport};
 
 /// Tuning for the pipeline.
 #[derive(Debug, Clone)]

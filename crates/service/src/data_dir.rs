@@ -1,0 +1,71 @@
+//! The data directory every door opens: `serve`, the offline CLI and the simulator's
+//! provisioning all work on the same `fleetward.db` and `ca/`, so opening it lives here once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fleetward_core::aws::time::system_now_ms;
+use fleetward_store::prelude::CertificateStore;
+use fleetward_store::sqlite::SqliteStore;
+use fleetward_store::{CaCertificate, CertStatus, StoreError};
+
+use crate::pki::{Ca, PkiError};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "fleetward.db";
+
+/// Why the data directory could not be opened; each names what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// The directory could not be made or used.
+    #[error("data directory {path}: {reason} (set --data-dir)")]
+    Dir {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The CA could not be made or loaded.
+    #[error("certificates: {0}")]
+    Pki(#[from] PkiError),
+}
+
+/// Opens (creating if needed) the data directory's store and CA, and registers the CA in the
+/// store on first use. Returns whether the CA was created now.
+pub async fn open(data_dir: &Path) -> Result<(Arc<SqliteStore>, Ca, bool), DataDirError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| DataDirError::Dir {
+        path: data_dir.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let store = Arc::new(SqliteStore::open(&data_dir.join(DB_FILE)).await?);
+    let (ca, created) = Ca::load_or_create(&data_dir.join("ca"))?;
+    let facts = ca.facts();
+    if !store.list_cas().await?.iter().any(|c| c.id == facts.id) {
+        store
+            .insert_ca(&CaCertificate {
+                id: facts.id.clone(),
+                pem: ca.pem().to_owned(),
+                status: CertStatus::Active,
+                created_at: system_now_ms(),
+            })
+            .await?;
+    }
+    Ok((store, ca, created))
+}
+
+/// Writes a secret file readable by its owner only, from the moment it exists, and syncs it.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
