@@ -4,7 +4,7 @@
 //! collection (and per collection + report encoding), measured from the thread's own
 //! scheduler accounting, not wall time, so other load on the machine does not count.
 
-#[path = "../tests/common/gen.rs"]
+#[path = "../tests/agent/common/generate.rs"]
 mod generate;
 
 use std::sync::Arc;

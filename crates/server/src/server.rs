@@ -299,6 +299,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             cloud::run(
                 rx,
                 store.clone(),
+                clock.clone(),
                 window_ms,
                 Duration::from_millis(250).min(Duration::from_millis(
                     u64::try_from(window_ms / 4).unwrap_or(250).max(10),
@@ -322,6 +323,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
                 client_ca: tls.2,
                 prefix: cfg.prefix.clone(),
                 max_packet_size: 256 * 1024,
+                clock: clock.clone(),
             },
             authz,
             pipeline.clone(),

@@ -248,26 +248,9 @@ impl Client {
         }
         let resp = req.body(body).send().await.expect("request sent");
         let status = resp.status().as_u16();
-        let error_type = resp
-            .headers()
-            .get("x-amzn-errortype")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let request_id = resp
-            .headers()
-            .get("x-amzn-requestid")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            error_type,
-            request_id,
-            body,
-        }
+        reply(status, &headers, text)
     }
 
     async fn send_via(
@@ -292,29 +275,30 @@ impl Client {
             req = req.header(k, v);
         }
         let resp = via(req.body(body).expect("request")).await;
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let (error_type, request_id) = (header("x-amzn-errortype"), header("x-amzn-requestid"));
         let text = String::from_utf8_lossy(resp.body()).into_owned();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status: resp.status().as_u16(),
-            error_type,
-            request_id,
-            body,
-        }
+        reply(resp.status().as_u16(), resp.headers(), text)
     }
 
     /// An unsigned request.
     pub async fn unsigned(&self, method: &str, path: &str) -> Reply {
         self.send(method, path, Vec::new(), Vec::new()).await
+    }
+}
+
+/// The reply to a response with `status`, `headers` and body `text`, whichever transport
+/// carried it.
+fn reply(status: u16, headers: &http::HeaderMap, text: String) -> Reply {
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply {
+        status,
+        error_type: header("x-amzn-errortype"),
+        request_id: header("x-amzn-requestid"),
+        body,
     }
 }
 

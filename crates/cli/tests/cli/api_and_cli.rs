@@ -5,6 +5,8 @@ use fleetward_testkit::server as common;
 use fleetward_testkit::sigv4::{Client, Key};
 use serde_json::{Value, json};
 
+use crate::run::fleetward as cli;
+
 async fn server() -> (common::TestServer, Client) {
     let s = common::start(|c| {
         c.api_rate_limits = fleetward_api::limit::RateLimitConfig::UNLIMITED;
@@ -51,17 +53,6 @@ async fn keys_cli_create_list_delete() {
         serde_json::from_str::<Value>(&out).unwrap()["keys"],
         json!([])
     );
-}
-
-/// The CLI on the server's data directory (the offline door).
-fn cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_fleetward"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run fleetward")
 }
 
 /// The 101st custom metric and the 11th dimension are refused through the API and through the

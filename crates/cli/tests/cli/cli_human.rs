@@ -13,29 +13,10 @@ use fleetward_store::sqlite::SqliteStore;
 use fleetward_store::{NewViolation, StoredReport};
 use serde_json::{Value, json};
 
+use crate::run::{fleetward as run, ok_json};
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fleetward")
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run fleetward")
-}
-
-fn ok_json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output when piped")
 }
 
 #[track_caller]

@@ -8,5 +8,6 @@ mod cli_human;
 mod durability;
 mod load;
 mod report_check;
+mod run;
 mod shutdown;
 mod starter_profiles;

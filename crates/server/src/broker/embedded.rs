@@ -29,6 +29,7 @@ use tokio::sync::Semaphore;
 use super::authz::{Authorizer, Principal};
 use super::{BrokerEvent, EventTx, now_ms};
 use crate::ingest::Pipeline;
+use fleetward_core::aws::Clock;
 use fleetward_core::identity::Action;
 
 const TLS_LISTENER: u16 = 1;
@@ -56,6 +57,9 @@ pub struct EmbeddedConfig {
     pub prefix: String,
     /// Largest MQTT packet accepted, in bytes (reports are at most 128 KiB).
     pub max_packet_size: u32,
+    /// The clock broker events are stamped with (the server's, so `--time-scale` and the
+    /// cloud-side windows agree).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Why the broker could not start.
@@ -103,6 +107,7 @@ impl EmbeddedBroker {
             inflight: Arc::new(Semaphore::new(GLOBAL_IN_FLIGHT)),
             closing: std::sync::atomic::AtomicBool::new(false),
             prefix: cfg.prefix.clone(),
+            clock: cfg.clock.clone(),
             scx: scx.clone(),
         });
         let register = scx.extends.hook_mgr().register();
@@ -264,6 +269,8 @@ struct Hooks {
     /// Set when the server stops: new connections are refused and reports no longer taken.
     closing: std::sync::atomic::AtomicBool,
     prefix: String,
+    /// When connections, messages and failures happen, for the cloud-side windows.
+    clock: Arc<dyn Clock>,
     scx: ServerContext,
 }
 
@@ -329,7 +336,7 @@ impl Handler for HookHandler {
                         thing,
                         topic: p.inner.topic.to_string(),
                         size: p.inner.payload.len(),
-                        at: now_ms(),
+                        at: h.clock.now_ms(),
                     });
                 }
                 (true, acc)
@@ -341,7 +348,7 @@ impl Handler for HookHandler {
                 {
                     h.events.emit(BrokerEvent::Disconnect {
                         thing,
-                        at: now_ms(),
+                        at: h.clock.now_ms(),
                     });
                 }
                 (true, acc)
@@ -368,7 +375,7 @@ impl Hooks {
         } else {
             self.authz.authenticate(&client_id, cert).await
         };
-        let at = now_ms();
+        let at = self.clock.now_ms();
         match result {
             Ok(p) => {
                 self.events.emit(BrokerEvent::Connect {
@@ -421,7 +428,7 @@ impl Hooks {
             self.events.emit(BrokerEvent::AuthorizationFailure {
                 thing,
                 topic: target.to_owned(),
-                at: now_ms(),
+                at: self.clock.now_ms(),
             });
         }
         ok
@@ -442,7 +449,7 @@ impl Hooks {
         if !self.authz.allows(&principal, Action::Publish, topic) {
             return;
         }
-        let at = now_ms();
+        let at = self.clock.now_ms();
         if let Some(thing) = principal.thing {
             self.events.emit(BrokerEvent::MessageFromDevice {
                 thing,

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 pub use fleetward_core::ingest::cloud::*;
 
 use crate::supervisor::Shutdown;
+use fleetward_core::aws::Clock;
 use fleetward_store::Store;
 
 /// Receives cloud-side datapoints after they are stored: the interface detection plugs into.
@@ -17,12 +18,13 @@ pub trait CloudSink: Send + Sync {
     fn cloud_datapoints(&self, points: &[CloudDatapoint]);
 }
 
-/// Runs the aggregator: folds events as they come, stores datapoints every `flush` and then
-/// hands them to `sink` (detection). Datapoints that could not be stored are still evaluated:
+/// Runs the aggregator: folds events as they come, closes windows by `clock`, stores
+/// datapoints every `flush` and then hands them to `sink` (detection). Datapoints that could not be stored are still evaluated:
 /// losing a window's history is better than missing an attack in it.
 pub async fn run(
     mut events: mpsc::Receiver<BrokerEvent>,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     window_ms: i64,
     flush: Duration,
     sink: Option<Arc<dyn CloudSink>>,
@@ -42,7 +44,7 @@ pub async fn run(
                 }
                 None => break,
             },
-            _ = tick.tick() => agg.roll(fleetward_core::aws::time::system_now_ms()),
+            _ = tick.tick() => agg.roll(clock.now_ms()),
             // What is ready is stored below; counts of the open window are not yet datapoints.
             () = shutdown.wait() => break,
         }

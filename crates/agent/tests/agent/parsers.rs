@@ -1,7 +1,6 @@
 //! Collection against fixture proc roots: IPv6, thousands of sockets, garbage.
 
-#[path = "common/gen.rs"]
-mod generate;
+use crate::common::generate;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Against a real broker: the shared Mosquitto at 127.0.0.1:1883 and private ones.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Mutual TLS against a private Mosquitto with certificates made by rcgen.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

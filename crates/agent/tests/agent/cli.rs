@@ -1,6 +1,6 @@
 //! The binary: dry run, printed config, config errors, SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,8 @@
 //! answers reports the way the service does (through fleetward-proto's real decoder).
 #![allow(dead_code)]
 
+pub mod generate;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
