@@ -8,13 +8,14 @@
 //! constraints ([`params`]), call the service layer and serialize its response. Every rule lives
 //! in the service layer once; the transports (this API and the CLI) only parse and print.
 //!
-//! # Adding a group of routes
+//! # Adding a resource
 //!
-//! Each route module exposes `pub(crate) fn routes() -> Router<ApiState>` and is merged in
-//! [`router`] (`.merge(detect::routes())`). A module:
-//! - declares its operations in its own `pub(crate) const OPS: &[ops::Op]` (name, method,
-//!   path, members with the model's constraints, errors, TPS class), chained into
-//!   [`ops::all`]: that table checks members before the handler runs, names the operation for
+//! Each AWS resource has one file in `routes/` (security profiles, violations, custom metrics,
+//! dimensions, things, thing groups, certificates, policies). It exposes
+//! `pub(super) fn routes() -> Router<ApiState>`, merged in `routes::routes`, and:
+//! - declares its operations in its own `pub(super) const OPS: &[ops::Op]` (name, method,
+//!   path, members with the model's constraints, errors, TPS class), chained by
+//!   `routes::all_ops` into [`ops::all`]: that table checks members before the handler runs, names the operation for
 //!   rate limiting and drives `/openapi.json`, and a unit test compares it with botocore's
 //!   model (`model/iot-subset.json`);
 //! - takes `State<ApiState>`, [`params::Params`] (path and query members, already checked)
@@ -35,14 +36,13 @@
 )]
 
 pub mod auth;
-mod detect;
 pub mod idempotency;
 pub mod keys;
 pub mod limit;
 mod openapi;
 pub mod ops;
 pub mod params;
-mod registry;
+mod routes;
 
 use std::sync::Arc;
 
@@ -88,8 +88,7 @@ impl ApiState {
 /// unauthenticated `/openapi.json`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .merge(detect::routes())
-        .merge(registry::routes())
+        .merge(routes::routes())
         .method_not_allowed_fallback(unknown_operation)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

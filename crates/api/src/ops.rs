@@ -159,7 +159,7 @@ impl Op {
 
 /// Every operation served.
 pub fn all() -> impl Iterator<Item = &'static Op> {
-    super::detect::OPS.iter().chain(super::registry::OPS.iter())
+    super::routes::all_ops()
 }
 
 /// The operation routed at `method` + `path` (the route's template, as axum's `MatchedPath`).
