@@ -514,7 +514,7 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
     };
     // No operation: a known path with a method it does not serve, which the router answers
     // with UnknownOperationException; there is no budget to take from.
-    let op = super::ops::find(
+    let op = crate::routes::find_op(
         parts.method.as_str(),
         parts
             .extensions
@@ -529,6 +529,9 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
     }
     let key = caller.access_key_id.clone();
     parts.extensions.insert(caller);
+    if let Some(op) = op {
+        parts.extensions.insert(crate::ops::Routed(op));
+    }
     let resp = next
         .run(Request::from_parts(parts, AxumBody::from(bytes)))
         .await;

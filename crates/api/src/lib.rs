@@ -15,7 +15,7 @@
 //! `pub(super) fn routes() -> Router<ApiState>`, merged in `routes::routes`, and:
 //! - declares its operations in its own `pub(super) const OPS: &[ops::Op]` (name, method,
 //!   path, members with the model's constraints, errors, TPS class), chained by
-//!   `routes::all_ops` into [`ops::all`]: that table checks members before the handler runs, names the operation for
+//!   `routes::all_ops`: that table checks members before the handler runs, names the operation for
 //!   rate limiting and drives `/openapi.json`, and a unit test compares it with botocore's
 //!   model (`model/iot-subset.json`);
 //! - takes `State<ApiState>`, [`params::Params`] (path and query members, already checked)
@@ -225,10 +225,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let op = params::op_of(
-            req.method().as_str(),
-            req.extensions().get::<axum::extract::MatchedPath>(),
-        )?;
+        let op = params::op_of(req.extensions())?;
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::ops::{self, Loc, Member, Op, Pat, Ty};
+use super::ops::{Loc, Member, Op, Pat, Ty};
 
 /// The HTTP status each AWS error is sent with.
 fn error_status(name: &str) -> &'static str {
@@ -139,7 +139,7 @@ fn operation(op: &Op) -> Value {
 /// The document.
 pub fn build() -> Value {
     let mut paths: Map<String, Value> = Map::new();
-    for op in ops::all() {
+    for op in crate::routes::all_ops() {
         let entry = paths
             .entry(op.path.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));

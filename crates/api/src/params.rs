@@ -7,20 +7,22 @@
 use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
+use axum::http::Extensions;
 use axum::http::request::Parts;
 use serde_json::Value;
 
 use super::ApiError;
-use super::ops::{self, Loc, Member, Op, Ty};
+use super::ops::{Loc, Member, Op, Routed, Ty};
 use fleetward_service::detect::Paging;
 
-/// The operation a request was routed to, found by method and route template.
-pub fn op_of(parts_method: &str, matched: Option<&MatchedPath>) -> Result<&'static Op, ApiError> {
-    let path = matched.map(MatchedPath::as_str).unwrap_or_default();
-    ops::find(parts_method, path).ok_or_else(|| {
-        ApiError::internal(format!(
-            "route {parts_method} {path} is not in the operation table"
-        ))
+/// The operation a request was routed to, as authentication found it in the table.
+pub fn op_of(extensions: &Extensions) -> Result<&'static Op, ApiError> {
+    extensions.get::<Routed>().map(|r| r.0).ok_or_else(|| {
+        let path = extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_default();
+        ApiError::internal(format!("route {path} is not in the operation table"))
     })
 }
 
@@ -36,7 +38,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let op = op_of(parts.method.as_str(), parts.extensions.get::<MatchedPath>())?;
+        let op = op_of(&parts.extensions)?;
         let mut values = HashMap::new();
         let raw = RawPathParams::from_request_parts(parts, state)
             .await
@@ -264,7 +266,7 @@ pub fn check_body(op: &Op, body: &Value, errors: &mut Vec<String>) {
                             Ty::Str {
                                 min: 1,
                                 max: max_len,
-                                pat: ops::Pat::Any,
+                                pat: crate::ops::Pat::Any,
                             },
                             s,
                             errors,

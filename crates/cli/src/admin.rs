@@ -9,18 +9,14 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use serde::Serialize;
-
-use fleetward_core::aws::AwsError;
-use fleetward_service::{Ctx, ServiceError};
 
 use fleetward_service::detect::{
     self as admin, CreateCustomMetricRequest, CreateDimensionRequest, Paging,
     SecurityProfileRequest,
 };
 
+use super::offline::{DataDir, Failure, json, open_ctx};
 use super::output::{self, View};
-use super::registry::DataDir;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ProfilesCommand {
@@ -100,58 +96,6 @@ pub(super) enum ViolationsCommand {
         #[arg(long)]
         profile: Option<String>,
     },
-}
-
-/// A failed command: the message, and its exit status (2: fix the input, 3: a named resource
-/// does not exist, 1: anything else).
-pub(super) struct Failure(pub(super) String, pub(super) u8);
-
-impl From<ServiceError> for Failure {
-    /// The exit status follows the error's row in the AWS table, as the API's status does.
-    fn from(e: ServiceError) -> Self {
-        let code = e.code();
-        let code = if code.is_not_found() {
-            output::EXIT_NOT_FOUND
-        } else if code.is_user_error() {
-            super::EXIT_USAGE
-        } else {
-            output::EXIT_FAILURE
-        };
-        let msg = match &e {
-            ServiceError::Invalid(errors) if errors.len() > 1 => {
-                format!("{}:\n  {}", e.name(), errors.join("\n  "))
-            }
-            _ => format!("{}: {e}", e.name()),
-        };
-        Failure(msg, code)
-    }
-}
-
-pub(super) fn json<T: Serialize>(v: &T) -> Result<serde_json::Value, Failure> {
-    serde_json::to_value(v).map_err(|e| Failure(e.to_string(), 1))
-}
-
-pub(super) fn finish(r: Result<serde_json::Value, Failure>) -> ExitCode {
-    match r {
-        Ok(v) => {
-            super::out(&serde_json::to_string_pretty(&v).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Err(Failure(msg, code)) => {
-            eprintln!("fleetward: {msg}");
-            ExitCode::from(code)
-        }
-    }
-}
-
-/// The service context of an offline command: the data directory's store and CA, the default
-/// ARN scope, and no running server to poke ([`fleetward_service::NoChanges`]): a server on the
-/// same directory picks the edit up from the store within its refresh periods.
-pub(super) async fn open_ctx(dir: &DataDir) -> Result<Ctx, Failure> {
-    let (store, ca, _) = fleetward_service::data_dir::open(&dir.data_dir)
-        .await
-        .map_err(|e| Failure(e.to_string(), 1))?;
-    Ok(Ctx::new(store).with_ca(std::sync::Arc::new(ca)))
 }
 
 /// Reads and parses the document, naming the file and the line and column of a JSON error.

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::admin::{Failure, finish, json};
-use super::registry::DataDir;
+use super::offline::DataDir;
+use super::offline::{Failure, finish, json};
 use fleetward_service::alerts::{self as targets, AlertTargetRequest};
 use fleetward_store::AlertTargetKind;
 
@@ -83,7 +83,7 @@ async fn run(dir: DataDir, cmd: AlertTargetsCommand) -> Result<serde_json::Value
         }
         _ => None,
     };
-    let ctx = super::admin::open_ctx(&dir).await?;
+    let ctx = super::offline::open_ctx(&dir).await?;
     match cmd {
         AlertTargetsCommand::Create { .. } => {
             let Some(req) = request else {

@@ -12,7 +12,7 @@ use serde_json::json;
 use fleetward_store::StoreError;
 use fleetward_store::prelude::KeyStore;
 
-use super::registry::DataDir;
+use super::offline::DataDir;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum KeysCommand {

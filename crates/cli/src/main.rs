@@ -13,6 +13,7 @@ mod alerts;
 mod demo;
 mod keys;
 mod metrics;
+mod offline;
 mod output;
 mod registry;
 mod report;
@@ -48,70 +49,70 @@ enum Command {
     /// Device certificates: create, register, update, list.
     Certs {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: registry::CertsCommand,
     },
     /// Things: create, list, delete.
     Things {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: registry::ThingsCommand,
     },
     /// Thing groups (nested): create, add-thing, list.
     Groups {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: registry::GroupsCommand,
     },
     /// Security profiles (AWS CreateSecurityProfile JSON): apply, list, show, attach, detach.
     Profiles {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: admin::ProfilesCommand,
     },
     /// Custom metrics: create, list.
     CustomMetrics {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: admin::CustomMetricsCommand,
     },
     /// Dimensions (MQTT topic filters): create, list.
     Dimensions {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: admin::DimensionsCommand,
     },
     /// Alert targets (webhook, MQTT, log) that profiles send alerts to: create, list, delete.
     AlertTargets {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: alerts::AlertTargetsCommand,
     },
     /// Access keys for the HTTP API (AWS SigV4): create, list, delete.
     Keys {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: keys::KeysCommand,
     },
     /// Metric values of a thing (ListMetricValues): get.
     Metrics {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: metrics::MetricsCommand,
     },
     /// Violations: list the active ones.
     Violations {
         #[command(flatten)]
-        dir: registry::DataDir,
+        dir: offline::DataDir,
         #[command(subcommand)]
         cmd: admin::ViolationsCommand,
     },

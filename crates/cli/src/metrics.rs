@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::admin::{Failure, json};
+use super::offline::DataDir;
+use super::offline::{Failure, json};
 use super::output::{self, View};
-use super::registry::DataDir;
 use fleetward_service::detect::{self as admin, MetricValuesQuery, Paging};
 use fleetward_store::PageRequest;
 
@@ -103,7 +103,7 @@ async fn run(dir: DataDir, cmd: MetricsCommand) -> Result<serde_json::Value, Fai
             to_ms.saturating_sub(back)
         }
     };
-    let ctx = super::admin::open_ctx(&dir).await?;
+    let ctx = super::offline::open_ctx(&dir).await?;
     let q = MetricValuesQuery {
         thing: &thing,
         metric: &metric,

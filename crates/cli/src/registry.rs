@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::json;
 
-use super::admin::Failure;
+use super::offline::{DataDir, Failure};
 use super::output::{self, View};
 use fleetward_service::data_dir::write_private;
 use fleetward_service::registry::{
@@ -21,22 +21,6 @@ use fleetward_service::registry::{
 };
 use fleetward_service::{Ctx, ServiceError};
 use fleetward_store::Certificate;
-
-/// The flags every offline command shares: where the server's data lives, and how to print.
-#[derive(Debug, Args)]
-pub(super) struct DataDir {
-    /// The server's data directory.
-    #[arg(
-        long,
-        env = "FLEETWARD_DATA_DIR",
-        default_value = "./fleetward-data",
-        global = true
-    )]
-    pub(super) data_dir: PathBuf,
-    /// Print JSON (AWS's response shapes) even on a terminal. Piped output is always JSON.
-    #[arg(long, global = true)]
-    pub(super) json: bool,
-}
 
 #[derive(Debug, Subcommand)]
 pub(super) enum CertsCommand {
@@ -213,7 +197,7 @@ pub(super) async fn certs(dir: DataDir, cmd: CertsCommand) -> ExitCode {
 }
 
 async fn certs_inner(dir: DataDir, cmd: CertsCommand) -> Result<serde_json::Value, Failure> {
-    let ctx = super::admin::open_ctx(&dir).await?;
+    let ctx = super::offline::open_ctx(&dir).await?;
     #[allow(unused_variables)]
     let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
@@ -337,7 +321,7 @@ pub(super) async fn things(dir: DataDir, cmd: ThingsCommand) -> ExitCode {
 }
 
 async fn things_inner(dir: DataDir, cmd: ThingsCommand) -> Result<serde_json::Value, Failure> {
-    let ctx = super::admin::open_ctx(&dir).await?;
+    let ctx = super::offline::open_ctx(&dir).await?;
     #[allow(unused_variables)]
     let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {
@@ -405,7 +389,7 @@ pub(super) async fn groups(dir: DataDir, cmd: GroupsCommand) -> ExitCode {
 }
 
 async fn groups_inner(dir: DataDir, cmd: GroupsCommand) -> Result<serde_json::Value, Failure> {
-    let ctx = super::admin::open_ctx(&dir).await?;
+    let ctx = super::offline::open_ctx(&dir).await?;
     #[allow(unused_variables)]
     let (store, scope) = (ctx.store(), &ctx.scope);
     match cmd {

@@ -11,6 +11,9 @@ mod certificates;
 mod custom_metrics;
 mod dimensions;
 mod policies;
+
+#[cfg(test)]
+mod model_tests;
 mod security_profiles;
 mod thing_groups;
 mod things;
@@ -39,6 +42,11 @@ pub(crate) fn all_ops() -> impl Iterator<Item = &'static Op> {
     ]
     .into_iter()
     .flatten()
+}
+
+/// The operation routed at `method` + `path` (the route's template, as axum's `MatchedPath`).
+pub(crate) fn find_op(method: &str, path: &str) -> Option<&'static Op> {
+    all_ops().find(|o| o.method == method && o.path == path)
 }
 
 /// Every route.

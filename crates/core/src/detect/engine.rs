@@ -43,13 +43,14 @@ use fleetward_proto::decode::{Metric, MetricValue};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Aggregation, MetricSpec, ValueKind};
-use super::cidr::Cidr;
 use super::model::{
     Behavior, ComparisonOperator, ConfidenceLevel, CustomMetricType, Dimension, DimensionOperator,
     Statistic,
 };
 use super::topic::dimension_matches;
-use super::validate::{Checked, CheckedCriteria, ValidationError, check_behavior, check_profile};
+use super::validate::{
+    Checked, CheckedCriteria, Threshold, ValidationError, check_behavior, check_profile, fold_zero,
+};
 
 /// The window for statistical behaviors without `durationSeconds`: the device reporting
 /// interval AWS enforces (§1.10) and the cloud-side aggregation period (§6).
@@ -59,51 +60,6 @@ pub const DEFAULT_WINDOW_MS: i64 = 300_000;
 /// (3600 s / 300 s); per-message metrics could need more, and then the newest datapoints are
 /// merged so memory stays bounded (a merged value stays in the window slightly longer).
 pub const MAX_WINDOW_POINTS: usize = 1024;
-
-/// A static threshold, parsed and sorted once.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Threshold {
-    /// `count`.
-    Count(u64),
-    /// `number`.
-    Number(f64),
-    /// `ports`, sorted and distinct.
-    Ports(Vec<u16>),
-    /// `cidrs`.
-    Cidrs(Vec<Cidr>),
-    /// `numbers`, sorted by total order, `-0` folded into `0`.
-    Numbers(Vec<f64>),
-    /// `strings`, sorted and distinct.
-    Strings(Vec<String>),
-}
-
-impl Threshold {
-    /// A port set.
-    pub fn ports(mut ports: Vec<u16>) -> Threshold {
-        ports.sort_unstable();
-        ports.dedup();
-        Threshold::Ports(ports)
-    }
-
-    /// A number set.
-    pub fn numbers(numbers: Vec<f64>) -> Threshold {
-        let mut numbers: Vec<f64> = numbers.into_iter().map(fold_zero).collect();
-        numbers.sort_unstable_by(f64::total_cmp);
-        numbers.dedup_by(|a, b| a.total_cmp(b).is_eq());
-        Threshold::Numbers(numbers)
-    }
-
-    /// A string set.
-    pub fn strings(mut strings: Vec<String>) -> Threshold {
-        strings.sort_unstable();
-        strings.dedup();
-        Threshold::Strings(strings)
-    }
-}
-
-fn fold_zero(n: f64) -> f64 {
-    if n == 0.0 { 0.0 } else { n }
-}
 
 /// What the behavior compares, once compiled.
 #[derive(Debug, Clone, PartialEq)]

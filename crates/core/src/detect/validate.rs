@@ -10,11 +10,56 @@ use fleetward_proto::decode::{AwsMetric, Metric};
 
 use super::catalog::{DURATIONS, MetricSpec, ValueKind, aws_spec, custom_spec};
 use super::cidr::Cidr;
-use super::engine::Threshold;
 use super::model::{
     Behavior, BehaviorCriteria, ComparisonOperator, ConfidenceLevel, CustomMetricType, Dimension,
     DimensionOperator, MetricValue, Statistic,
 };
+
+/// A static threshold, parsed and sorted once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Threshold {
+    /// `count`.
+    Count(u64),
+    /// `number`.
+    Number(f64),
+    /// `ports`, sorted and distinct.
+    Ports(Vec<u16>),
+    /// `cidrs`.
+    Cidrs(Vec<Cidr>),
+    /// `numbers`, sorted by total order, `-0` folded into `0`.
+    Numbers(Vec<f64>),
+    /// `strings`, sorted and distinct.
+    Strings(Vec<String>),
+}
+
+impl Threshold {
+    /// A port set.
+    pub fn ports(mut ports: Vec<u16>) -> Threshold {
+        ports.sort_unstable();
+        ports.dedup();
+        Threshold::Ports(ports)
+    }
+
+    /// A number set.
+    pub fn numbers(numbers: Vec<f64>) -> Threshold {
+        let mut numbers: Vec<f64> = numbers.into_iter().map(fold_zero).collect();
+        numbers.sort_unstable_by(f64::total_cmp);
+        numbers.dedup_by(|a, b| a.total_cmp(b).is_eq());
+        Threshold::Numbers(numbers)
+    }
+
+    /// A string set.
+    pub fn strings(mut strings: Vec<String>) -> Threshold {
+        strings.sort_unstable();
+        strings.dedup();
+        Threshold::Strings(strings)
+    }
+}
+
+/// `-0` as `0`, so number sets compare and search the way AWS compares values.
+pub(super) fn fold_zero(n: f64) -> f64 {
+    if n == 0.0 { 0.0 } else { n }
+}
 
 /// At most this many behaviors per profile (§1.6, §6).
 pub const MAX_BEHAVIORS: usize = 100;
