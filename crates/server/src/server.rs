@@ -245,11 +245,12 @@ pub fn install_crypto_provider() {
 /// Starts everything and returns once all listeners are bound.
 pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     install_crypto_provider();
-    let (store, ca, _) = fleetward_service::data_dir::open(&cfg.data_dir).await?;
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(cfg.time_scale));
+    let (store, ca, _) =
+        fleetward_service::data_dir::open_with_clock(&cfg.data_dir, clock.clone()).await?;
     // Shared with the API, whose CreateKeysAndCertificate issues device certificates.
     let ca = Arc::new(ca);
     let store: Arc<dyn Store> = store;
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(cfg.time_scale));
     let mut supervisor = Supervisor::new();
     let (detection, detection_task) = DetectionService::with_config(
         store.clone(),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fleetward_core::aws::time::system_now_ms;
+use fleetward_core::aws::{Clock, SystemClock};
 use fleetward_store::prelude::CertificateStore;
 use fleetward_store::sqlite::SqliteStore;
 use fleetward_store::{CaCertificate, CertStatus, StoreError};
@@ -34,13 +34,26 @@ pub enum DataDirError {
 }
 
 /// Opens (creating if needed) the data directory's store and CA, and registers the CA in the
-/// store on first use. Returns whether the CA was created now.
+/// store on first use. Returns whether the CA was created now. Rows are stamped by the
+/// system clock.
 pub async fn open(data_dir: &Path) -> Result<(Arc<SqliteStore>, Ca, bool), DataDirError> {
+    open_with_clock(data_dir, Arc::new(SystemClock)).await
+}
+
+/// [`open`], with the store's rows stamped by `clock` (the server's).
+pub async fn open_with_clock(
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<SqliteStore>, Ca, bool), DataDirError> {
     std::fs::create_dir_all(data_dir).map_err(|e| DataDirError::Dir {
         path: data_dir.to_owned(),
         reason: e.to_string(),
     })?;
-    let store = Arc::new(SqliteStore::open(&data_dir.join(DB_FILE)).await?);
+    let store = Arc::new(
+        SqliteStore::open(&data_dir.join(DB_FILE))
+            .await?
+            .with_clock(clock.clone()),
+    );
     let (ca, created) = Ca::load_or_create(&data_dir.join("ca"))?;
     let facts = ca.facts();
     if !store.list_cas().await?.iter().any(|c| c.id == facts.id) {
@@ -49,7 +62,7 @@ pub async fn open(data_dir: &Path) -> Result<(Arc<SqliteStore>, Ca, bool), DataD
                 id: facts.id.clone(),
                 pem: ca.pem().to_owned(),
                 status: CertStatus::Active,
-                created_at: system_now_ms(),
+                created_at: clock.now_ms(),
             })
             .await?;
     }

@@ -11,7 +11,7 @@ impl AlertStore for SqliteStore {
             url: target.url.clone(),
             secret: target.secret.clone(),
             topic: target.topic.clone(),
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         sqlx::query(
             "INSERT INTO alert_targets (name, kind, url, secret, topic, created_at)

@@ -5,7 +5,7 @@ use super::*;
 #[async_trait]
 impl CatalogStore for SqliteStore {
     async fn create_custom_metric(&self, metric: &NewCustomMetric) -> StoreResult<CustomMetric> {
-        let now = now_ms();
+        let now = self.now_ms();
         let created = CustomMetric {
             name: metric.name.clone(),
             display_name: metric.display_name.clone(),
@@ -72,7 +72,7 @@ impl CatalogStore for SqliteStore {
              RETURNING name, display_name, metric_type, created_at, modified_at",
         )
         .bind(display_name)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(name)
         .fetch_optional(&self.writer)
         .await
@@ -97,7 +97,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn create_dimension(&self, dimension: &NewDimension) -> StoreResult<Dimension> {
-        let now = now_ms();
+        let now = self.now_ms();
         let created = Dimension {
             name: dimension.name.clone(),
             dimension_type: dimension.dimension_type.clone(),
@@ -164,7 +164,7 @@ impl CatalogStore for SqliteStore {
              RETURNING name, type, string_values, created_at, modified_at",
         )
         .bind(json(string_values)?)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(name)
         .fetch_optional(&self.writer)
         .await

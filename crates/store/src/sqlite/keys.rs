@@ -9,7 +9,7 @@ impl KeyStore for SqliteStore {
             access_key_id: key.access_key_id.clone(),
             secret: key.secret.clone(),
             name: key.name.clone(),
-            created_at: now_ms(),
+            created_at: self.now_ms(),
             last_used_at: None,
             disabled: false,
         };

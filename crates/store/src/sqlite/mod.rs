@@ -34,9 +34,11 @@ mod violations;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use async_trait::async_trait;
+use fleetward_core::aws::{Clock, SystemClock};
 use fleetward_proto::decode::{AwsMetric, Metric, MetricValue};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -72,6 +74,9 @@ const PRUNE_CHUNK: i64 = 5_000;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// What `created_at` and `updated_at` are stamped with: the server's clock, so a test's
+    /// manual clock reaches the rows too.
+    clock: Arc<dyn Clock>,
 }
 
 impl SqliteStore {
@@ -100,7 +105,22 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The store with rows stamped by `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> SqliteStore {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the store's clock, in epoch milliseconds.
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// A private in-memory database, for tests: nothing is written to disk.
@@ -122,6 +142,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: pool.clone(),
             reader: pool,
+            clock: Arc::new(SystemClock),
         })
     }
 

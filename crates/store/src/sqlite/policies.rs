@@ -9,7 +9,7 @@ impl PolicyStore for SqliteStore {
             name: policy.name.clone(),
             document: policy.document.clone(),
             version: "1".to_owned(),
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         sqlx::query(
             "INSERT INTO policies (name, document, version, created_at) VALUES ($1, $2, $3, $4)",

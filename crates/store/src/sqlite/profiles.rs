@@ -8,7 +8,7 @@ impl ProfileStore for SqliteStore {
         &self,
         profile: &NewSecurityProfile,
     ) -> StoreResult<SecurityProfile> {
-        let now = now_ms();
+        let now = self.now_ms();
         let created = SecurityProfile {
             name: profile.name.clone(),
             description: profile.description.clone(),
@@ -104,7 +104,7 @@ impl ProfileStore for SqliteStore {
         .bind(&alert_targets)
         .bind(&additional)
         .bind(current + 1)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(&profile.name)
         .fetch_one(&mut *tx)
         .await

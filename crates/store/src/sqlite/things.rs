@@ -9,7 +9,7 @@ impl ThingStore for SqliteStore {
             name: thing.name.clone(),
             attributes: thing.attributes.clone(),
             version: 1,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         sqlx::query(
             "INSERT INTO things (name, attributes, version, created_at) VALUES ($1, $2, $3, $4)",
@@ -73,7 +73,7 @@ impl ThingStore for SqliteStore {
             parent: group.parent.clone(),
             description: group.description.clone(),
             version: 1,
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         };
         let mut tx = self.writer.begin().await.map_err(db)?;
         if let Some(parent) = &group.parent

@@ -69,6 +69,46 @@ fn assert_all_migrations(versions: &[i64]) {
     assert_eq!(versions, want.as_slice());
 }
 
+/// Rows are stamped by the store's clock, not read from the system clock: a manual clock
+/// decides `created_at`, and `modified_at` moves with it on an update.
+#[tokio::test]
+async fn rows_are_stamped_by_the_stores_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(fleetward_core::aws::ManualClock::at(1_000_000));
+    let store = SqliteStore::open(&dir.path().join("fleetward.db"))
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    let made = store.create_thing(&thing("cam-1")).await.unwrap();
+    assert_eq!(made.created_at, 1_000_000);
+    let metric = store
+        .create_custom_metric(&fleetward_store::NewCustomMetric {
+            name: "temp".into(),
+            display_name: None,
+            metric_type: "number".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (metric.created_at, metric.modified_at),
+        (1_000_000, 1_000_000)
+    );
+    clock.advance(5_000);
+    let updated = store
+        .update_custom_metric("temp", Some("Temperature"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.created_at, updated.modified_at),
+        (1_000_000, 1_005_000)
+    );
+    assert_eq!(
+        store.get_thing("cam-1").await.unwrap().unwrap().created_at,
+        1_000_000
+    );
+    store.close().await;
+}
+
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_are_idempotent() {
     let f = Sqlite::open().await;
