@@ -7,7 +7,7 @@ use clap::{Subcommand, ValueEnum};
 use fleetward_proto::Format;
 use serde_json::{Map, Value, json};
 
-use fleetward_server::ingest;
+use fleetward_core::ingest;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ReportCommand {

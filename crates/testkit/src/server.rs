@@ -191,18 +191,14 @@ impl Device {
                 }
             }
         });
-        let mut d = Device {
+        let d = Device {
             client,
             seen,
             thing: thing.into(),
         };
-        d.wait_connect().await;
+        // The first event says whether the connection was accepted; it is left for the test
+        // to read (`expect_connected`, or a `Seen::Refused` from `next`).
         d
-    }
-
-    async fn wait_connect(&mut self) {
-        // The first event tells whether the connection was accepted; leave it for asserts
-        // by pushing nothing back: tests call `connected()` / `refused()`.
     }
 
     /// The next event within 10 s.

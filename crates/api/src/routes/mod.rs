@@ -25,7 +25,6 @@ use serde_json::Value;
 use crate::ops::{ANY, MAX_RESULTS, Op, Pat, Ty, query};
 use crate::params::Params;
 use crate::{ApiError, ApiState};
-
 use fleetward_service::registry::MarkerPaging;
 
 /// Every operation, in route-module order.
