@@ -28,7 +28,34 @@ ensure_mosquitto() {
   exit 1
 }
 
+# The store's contract runs on PostgreSQL too: each test makes and drops its own database on
+# this server (FLEETWARD_TEST_POSTGRES overrides where; trust auth as the postgres user).
+ensure_postgres() {
+  if port_open 127.0.0.1 5432; then
+    return
+  fi
+  echo "PostgreSQL is not answering on 127.0.0.1:5432; starting it"
+  if ! command -v pg_ctlcluster >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq postgresql
+  fi
+  local cluster
+  cluster=$(pg_lsclusters --no-header 2>/dev/null | awk 'NR == 1 { print $1 " " $2 }')
+  if [ -n "$cluster" ]; then
+    # shellcheck disable=SC2086 # "version name", two arguments
+    pg_ctlcluster $cluster start || service postgresql start
+  else
+    service postgresql start
+  fi
+  for _ in $(seq 1 100); do
+    port_open 127.0.0.1 5432 && return
+    sleep 0.2
+  done
+  echo "error: PostgreSQL could not be started on 127.0.0.1:5432" >&2
+  exit 1
+}
+
 ensure_mosquitto
+ensure_postgres
 cargo test --workspace --all-features "$@"
 
 # The real AWS SDK for Python and the AWS CLI against a started server (installs them into a

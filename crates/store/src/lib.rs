@@ -21,6 +21,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod postgres;
 pub mod sqlite;
 mod token;
 pub mod traits;

@@ -2,9 +2,12 @@
 //! JSON equality that compares numbers by value.
 //!
 //! Feature `sigv4` adds [`sigv4`], an AWS API client; feature `server` adds [`server`], a
-//! started server, provisioned devices and an MQTT-over-TLS device client.
+//! started server, provisioned devices and an MQTT-over-TLS device client; feature `postgres`
+//! adds [`postgres`], a throwaway database on the machine's PostgreSQL.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "sigv4")]

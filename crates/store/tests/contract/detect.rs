@@ -881,3 +881,60 @@ pub async fn apply_detection_writes_a_step_in_order_and_skips_what_cannot_apply<
         Default::default()
     );
 }
+
+/// Writers racing on one row cannot all pass the check that guards it: of four updates that
+/// expect version 1 exactly one wins, and of four closes of one violation exactly one records
+/// an event. (SQLite passes by its single writer; PostgreSQL by the row locks the shared SQL
+/// takes, since its transactions run concurrently.)
+pub async fn racing_writers_cannot_both_pass_a_guard<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
+    s.create_security_profile(&profile("sp", 1)).await.unwrap();
+    let edits = [10, 20, 30, 40].map(|n| profile("sp", n));
+    let update = |p| s.update_security_profile(p, Some(1));
+    let (a, b, c, d) = tokio::join!(
+        update(&edits[0]),
+        update(&edits[1]),
+        update(&edits[2]),
+        update(&edits[3])
+    );
+    let results = [a, b, c, d];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+        }
+    }
+    let stored = s.get_security_profile("sp").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+
+    s.upsert_violation(&violation(1, "t1", "sp", 100))
+        .await
+        .unwrap();
+    let id = vid(1);
+    let close = |at| s.close_violation(&id, ViolationEventType::AlarmCleared, at, None);
+    let (a, b, c, d) = tokio::join!(close(200), close(201), close(202), close(203));
+    let results = [a, b, c, d];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    let events = s
+        .list_violation_events(
+            &ViolationEventFilter {
+                from_ms: 0,
+                to_ms: 1_000,
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1, "{events:?}");
+}

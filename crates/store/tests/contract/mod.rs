@@ -106,6 +106,7 @@ macro_rules! store_contract {
             verification_state_is_set_on_the_violation_and_its_events,
             prune_removes_old_events_and_ended_violations_only,
             apply_detection_writes_a_step_in_order_and_skips_what_cannot_apply,
+            racing_writers_cannot_both_pass_a_guard,
         );
     };
     (@tests $module:ident, $backend:ty; $($test:ident,)+) => {

@@ -7,47 +7,24 @@
 //! newer than the binary is refused rather than misread.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Pool, Row};
 
-use super::{db, now_ms};
+use super::{Db, db, dialect, now_ms};
 use crate::{StoreError, StoreResult};
 
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
+/// One schema version: its SQL, embedded in the binary.
+pub(in super::super) struct Migration {
+    pub(in super::super) version: i64,
+    pub(in super::super) name: &'static str,
+    pub(in super::super) sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "detect",
-        sql: include_str!("../../migrations/sqlite/0002_detect.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "alerts",
-        sql: include_str!("../../migrations/sqlite/0003_alerts.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "api_keys",
-        sql: include_str!("../../migrations/sqlite/0004_api_keys.sql"),
-    },
-];
-
-/// The schema version this build writes.
-pub(super) fn latest() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
-}
-
-/// Brings the database's schema up to [`latest`].
-pub(super) async fn run(pool: &SqlitePool) -> StoreResult<()> {
+/// Brings the database's schema up to the last of `migrations`.
+pub(in super::super) async fn run(pool: &Pool<Db>, migrations: &[Migration]) -> StoreResult<()> {
+    let latest = migrations.last().map_or(0, |m| m.version);
+    // Under the migration lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe
+    // against another node running it at the same moment.
+    let mut tx = dialect::begin_migration(pool).await.map_err(db)?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    BIGINT NOT NULL PRIMARY KEY,
@@ -56,26 +33,26 @@ pub(super) async fn run(pool: &SqlitePool) -> StoreResult<()> {
             applied_at BIGINT NOT NULL
         )",
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(db)?;
+    tx.commit().await.map_err(db)?;
 
     let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
         .fetch_one(pool)
         .await
         .map_err(db)?;
-    if let Some(v) = newest.filter(|v| *v > latest()) {
+    if let Some(v) = newest.filter(|v| *v > latest) {
         return Err(StoreError::Backend(format!(
-            "database schema version {v} is newer than this build's {}",
-            latest()
+            "database schema version {v} is newer than this build's {latest}"
         )));
     }
 
-    for m in MIGRATIONS {
+    for m in migrations {
         let checksum = hex::encode(Sha256::digest(m.sql.as_bytes()));
-        // IMMEDIATE takes the write lock up front, so two processes opening a fresh file
-        // cannot both decide a version is missing.
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        // The engine's migration lock is held until the version's row commits, so two
+        // processes opening a fresh database cannot both decide a version is missing.
+        let mut tx = dialect::begin_migration(pool).await.map_err(db)?;
         let applied = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
             .bind(m.version)
             .fetch_optional(&mut *tx)

@@ -1,9 +1,9 @@
-//! SQLite: aWS IoT policies and their attachment to certificates.
+//! AWS IoT policies and their attachment to certificates.
 
 use super::*;
 
 #[async_trait]
-impl PolicyStore for SqliteStore {
+impl PolicyStore for SqlStore {
     async fn create_policy(&self, policy: &NewPolicy) -> StoreResult<Policy> {
         let created = Policy {
             name: policy.name.clone(),

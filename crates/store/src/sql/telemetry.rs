@@ -1,9 +1,9 @@
-//! SQLite: accepted reports, their datapoints and cloud-side datapoints.
+//! Accepted reports, their datapoints and cloud-side datapoints.
 
 use super::*;
 
 #[async_trait]
-impl TelemetryStore for SqliteStore {
+impl TelemetryStore for SqlStore {
     async fn insert_reports(&self, reports: &[StoredReport]) -> StoreResult<usize> {
         if reports.is_empty() {
             return Ok(0);

@@ -1,9 +1,9 @@
-//! SQLite: aPI access keys.
+//! API access keys.
 
 use super::*;
 
 #[async_trait]
-impl KeyStore for SqliteStore {
+impl KeyStore for SqlStore {
     async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKey> {
         let created = ApiKey {
             access_key_id: key.access_key_id.clone(),

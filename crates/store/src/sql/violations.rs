@@ -1,9 +1,9 @@
-//! SQLite: violations and their events.
+//! Violations and their events.
 
 use super::*;
 
 #[async_trait]
-impl ViolationStore for SqliteStore {
+impl ViolationStore for SqlStore {
     async fn upsert_violation(&self, v: &NewViolation) -> StoreResult<()> {
         let mut conn = self.writer.acquire().await.map_err(db)?;
         if !upsert_violation_in(&mut conn, v).await? {

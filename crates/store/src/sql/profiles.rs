@@ -1,9 +1,9 @@
-//! SQLite: security profiles and their targets.
+//! Security profiles and their targets.
 
 use super::*;
 
 #[async_trait]
-impl ProfileStore for SqliteStore {
+impl ProfileStore for SqlStore {
     async fn create_security_profile(
         &self,
         profile: &NewSecurityProfile,
@@ -82,12 +82,14 @@ impl ProfileStore for SqliteStore {
         let alert_targets = json(&profile.alert_targets)?;
         let additional = json(&profile.additional_metrics)?;
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM security_profiles WHERE name = $1")
-                .bind(&profile.name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let current: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT version FROM security_profiles WHERE name = $1{}",
+            dialect::LOCK_UPDATE
+        )))
+        .bind(&profile.name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         let Some(current) = current else {
             return Err(not_found("security profile", &profile.name));
         };
@@ -120,12 +122,14 @@ impl ProfileStore for SqliteStore {
         expected_version: Option<i64>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let current: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM security_profiles WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let current: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT version FROM security_profiles WHERE name = $1{}",
+            dialect::LOCK_UPDATE
+        )))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         let Some(current) = current else {
             return Err(not_found("security profile", name));
         };

@@ -1,9 +1,9 @@
-//! SQLite: things, thing groups and memberships.
+//! Things, thing groups and memberships.
 
 use super::*;
 
 #[async_trait]
-impl ThingStore for SqliteStore {
+impl ThingStore for SqlStore {
     async fn create_thing(&self, thing: &NewThing) -> StoreResult<Thing> {
         let created = Thing {
             name: thing.name.clone(),

@@ -1,9 +1,9 @@
-//! SQLite: what detection can measure: custom metrics and dimensions.
+//! What detection can measure: custom metrics and dimensions.
 
 use super::*;
 
 #[async_trait]
-impl CatalogStore for SqliteStore {
+impl CatalogStore for SqlStore {
     async fn create_custom_metric(&self, metric: &NewCustomMetric) -> StoreResult<CustomMetric> {
         let now = self.now_ms();
         let created = CustomMetric {

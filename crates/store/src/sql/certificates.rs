@@ -1,9 +1,9 @@
-//! SQLite: cA and device certificates, and which things they are attached to.
+//! CA and device certificates, and which things they are attached to.
 
 use super::*;
 
 #[async_trait]
-impl CertificateStore for SqliteStore {
+impl CertificateStore for SqlStore {
     async fn insert_ca(&self, ca: &CaCertificate) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO ca_certificates (id, pem, status, created_at) VALUES ($1, $2, $3, $4)",

@@ -1,9 +1,9 @@
-//! SQLite: alert targets and the alert outbox.
+//! Alert targets and the alert outbox.
 
 use super::*;
 
 #[async_trait]
-impl AlertStore for SqliteStore {
+impl AlertStore for SqlStore {
     async fn create_alert_target(&self, target: &NewAlertTarget) -> StoreResult<AlertTarget> {
         let created = AlertTarget {
             name: target.name.clone(),

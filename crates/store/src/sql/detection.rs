@@ -1,9 +1,9 @@
-//! SQLite: detection's state: behavior states and the atomic detection step.
+//! Detection's state: behavior states and the atomic detection step.
 
 use super::*;
 
 #[async_trait]
-impl DetectionStore for SqliteStore {
+impl DetectionStore for SqlStore {
     async fn upsert_behavior_states(&self, states: &[StoredBehaviorState]) -> StoreResult<()> {
         if states.is_empty() {
             return Ok(());
