@@ -3,10 +3,12 @@
 //! The durable state of a Fleetward deployment, behind one trait per resource family
 //! ([`traits`]): things and groups, certificates, policies, telemetry, the detection catalog
 //! (custom metrics, dimensions), security profiles, detection state, violations, alerts and
-//! API keys. [`Store`] is all of them together, for callers that hold the whole store. The
-//! SQLite implementation is the embedded default; PostgreSQL comes next, so the domain code
-//! never sees SQL, and the SQL itself keeps to what both engines share. The contract every
-//! backend must meet is one test suite (`tests/contract/`), instantiated once per backend.
+//! API keys. [`Store`] is all of them together, for callers that hold the whole store. Two
+//! backends implement it: [`sqlite`], the embedded default, and [`postgres`], for state that
+//! outgrows one machine. The domain code never sees SQL; the SQL itself is written once
+//! (`src/sql/`) in the dialect both engines share and compiled inside each backend, which adds
+//! only its connection, its migrations and a few dialect fragments. The contract every backend
+//! must meet is one test suite (`tests/contract/`), instantiated once per backend.
 //!
 //! Invariants every implementation keeps:
 //! - [`Store::insert_reports`] is atomic and durable when it returns `Ok`: the ingest path

@@ -25,7 +25,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::{StoreError, StoreResult};
-use sql::{Migration, db};
+use sql::db;
 
 /// The engine the shared SQL is compiled against here.
 type Db = sqlx::Postgres;
@@ -37,6 +37,12 @@ mod dialect {
     use sqlx::{Pool, Transaction};
 
     use super::Db;
+    use super::sql::Migration;
+
+    /// This engine's DDL for a schema version.
+    pub(super) fn ddl(m: &Migration) -> &'static str {
+        m.postgres
+    }
 
     /// Appended to a read that a write in the same transaction depends on (does the parent
     /// exist?), so a concurrent delete waits for the write instead of leaving it dangling.
@@ -62,30 +68,6 @@ mod dialect {
         Ok(tx)
     }
 }
-
-/// PostgreSQL's schema, oldest first: the same versions as SQLite's, with PostgreSQL's DDL.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "detect",
-        sql: include_str!("../../migrations/postgres/0002_detect.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "alerts",
-        sql: include_str!("../../migrations/postgres/0003_alerts.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "api_keys",
-        sql: include_str!("../../migrations/postgres/0004_api_keys.sql"),
-    },
-];
 
 /// How a [`PgStore`] connects: the database URL and the pool's limits.
 #[derive(Debug, Clone)]
@@ -149,7 +131,7 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(db)?;
-        sql::migrate(&pool, MIGRATIONS).await?;
+        sql::migrate(&pool).await?;
         Ok(PgStore {
             writer: pool.clone(),
             reader: pool,

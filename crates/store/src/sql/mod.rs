@@ -5,13 +5,14 @@
 //!
 //! - `Db`, the sqlx driver (`sqlx::Sqlite`, `sqlx::Postgres`);
 //! - `SqlStore`, the backend's store type, with a `writer` and a `reader` pool and a `now_ms()`;
-//! - `dialect`, the few fragments the engines spell differently (row locks).
+//! - `dialect`, the few things the engines spell differently (DDL, row locks, the migration
+//!   lock).
 //!
 //! So the queries, the row decoding, paging and the family trait impls exist once in source
 //! and are type-checked once per engine with concrete types, which keeps them free of the
 //! generic `DB: Database` bounds sqlx code otherwise piles up (sqlx stamps its own per-driver
-//! impls for the same reason). A backend adds only what differs: opening its pools, its
-//! migrations and their runner, and the overrides in `dialect`.
+//! impls for the same reason). A backend adds only what differs: opening its pools, and in
+//! `dialect` its DDL for each schema version, the lock migrations run under, and the row locks.
 //!
 //! The rules the shared SQL keeps, so it runs unchanged on both engines:
 //! - `$n` parameters; `ON CONFLICT … DO NOTHING / DO UPDATE`, `WITH RECURSIVE`, `LIMIT`,

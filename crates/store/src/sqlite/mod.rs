@@ -29,7 +29,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::StoreResult;
-use sql::{Migration, db};
+use sql::db;
 
 /// The engine the shared SQL is compiled against here.
 type Db = sqlx::Sqlite;
@@ -41,6 +41,12 @@ mod dialect {
     use sqlx::{Pool, Transaction};
 
     use super::Db;
+    use super::sql::Migration;
+
+    /// This engine's DDL for a schema version.
+    pub(super) fn ddl(m: &Migration) -> &'static str {
+        m.sqlite
+    }
 
     /// Row locks on reads that guard a write: none, because every write goes through the one
     /// writer connection, so a transaction's reads cannot be invalidated before it commits.
@@ -56,30 +62,6 @@ mod dialect {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
 }
-
-/// SQLite's schema, oldest first. The PostgreSQL migrations carry the same versions.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "detect",
-        sql: include_str!("../../migrations/sqlite/0002_detect.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "alerts",
-        sql: include_str!("../../migrations/sqlite/0003_alerts.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "api_keys",
-        sql: include_str!("../../migrations/sqlite/0004_api_keys.sql"),
-    },
-];
 
 /// How long a connection waits for another process's lock (e.g. the CLI on the same file)
 /// before giving up.
@@ -117,7 +99,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(db)?;
-        sql::migrate(&writer, MIGRATIONS).await?;
+        sql::migrate(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options)
@@ -145,7 +127,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        sql::migrate(&pool, MIGRATIONS).await?;
+        sql::migrate(&pool).await?;
         Ok(SqliteStore {
             writer: pool.clone(),
             reader: pool,
