@@ -20,6 +20,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use crate::broker::EventTx;
+use crate::broker::sessions::{CloseReason, SessionStats};
 use crate::detection::{DetectionStats, EventCounts};
 use crate::ingest::IngestStats;
 use fleetward_store::Store;
@@ -35,6 +36,8 @@ pub struct HttpState {
     pub events: Option<EventTx>,
     /// Detection's counters: violation events per profile and behavior.
     pub detection: Option<Arc<DetectionStats>>,
+    /// Live sessions the embedded broker closed after an identity edit, by reason.
+    pub sessions: Option<Arc<SessionStats>>,
 }
 
 /// A bound HTTP listener's serving loop: returns once `shutdown` fired and the requests in
@@ -118,6 +121,30 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
 struct BehaviorLabels {
     security_profile_name: String,
     behavior: String,
+}
+
+/// Labels of the closed-sessions counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// `sessions_closed{reason}`: live sessions closed because the registry no longer allows
+/// them (a revoked or detached certificate, a policy that no longer allows the client id).
+fn register_sessions(registry: &mut Registry, stats: &SessionStats) {
+    let family = Family::<ReasonLabels, Counter>::default();
+    for reason in CloseReason::ALL {
+        family
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            })
+            .inc_by(stats.closed(reason));
+    }
+    registry.register(
+        "sessions_closed",
+        "Live MQTT sessions closed after an identity edit, by reason",
+        family,
+    );
 }
 
 /// AWS's Detect CloudWatch metrics `Violations`, `ViolationsCleared` and
@@ -215,6 +242,9 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     }
     if let Some(d) = &s.detection {
         register_detection(&mut registry, d);
+    }
+    if let Some(stats) = &s.sessions {
+        register_sessions(&mut registry, stats);
     }
     let mut body = String::new();
     match encode(&mut body, &registry) {

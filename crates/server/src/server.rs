@@ -12,6 +12,7 @@ use crate::broker::EventTx;
 use crate::broker::authz::Authorizer;
 use crate::broker::embedded::{EmbeddedBroker, EmbeddedConfig};
 use crate::broker::external::{ExternalBroker, ExternalConfig};
+use crate::broker::sessions::{self, IdentityQueue};
 use crate::detection::DetectionService;
 use crate::ingest::{Pipeline, PipelineConfig, cloud};
 use crate::supervisor::{Supervisor, TaskFailure};
@@ -221,6 +222,9 @@ impl RunningServer {
 struct RunningChanges {
     targeting: Arc<tokio::sync::Notify>,
     custom_metrics: Arc<tokio::sync::Notify>,
+    /// The embedded broker's session guard; none in external-broker mode, whose broker owns
+    /// the sessions.
+    identity: Option<Arc<IdentityQueue>>,
 }
 
 impl Changes for RunningChanges {
@@ -232,6 +236,12 @@ impl Changes for RunningChanges {
         self.custom_metrics.notify_one();
         // Behaviors on a custom metric compile against its type.
         self.targeting.notify_one();
+    }
+
+    fn identity_changed(&self, change: fleetward_service::IdentityChange) {
+        if let Some(q) = &self.identity {
+            q.push(change);
+        }
     }
 }
 
@@ -288,7 +298,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         .map(Ok),
     );
 
-    let (mut broker, mut external, mut events_tx) = (None, None, None);
+    let (mut broker, mut external, mut events_tx, mut identity) = (None, None, None, None);
     if let Some(ext) = cfg.external.clone() {
         external = Some(ExternalBroker::start(ext, cfg.prefix.clone(), pipeline.clone()).await?);
     } else {
@@ -331,6 +341,14 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             events.clone(),
         )
         .await?;
+        let queue = Arc::new(IdentityQueue::default());
+        supervisor.spawn(
+            "session-guard",
+            embedded
+                .guard(queue.clone(), sessions::SWEEP, supervisor.shutdown())
+                .map(Ok),
+        );
+        identity = Some(queue);
         events_tx = Some(events);
         broker = Some(embedded);
     }
@@ -368,6 +386,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         .with_changes(Arc::new(RunningChanges {
             targeting: detection.refresher(),
             custom_metrics: custom_types.refresher(),
+            identity,
         }))
         .with_ca(ca.clone());
     let mut api = fleetward_api::ApiState::new(ctx.clone());
@@ -379,6 +398,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             ingest: pipeline.stats(),
             events: events_tx,
             detection: Some(detection.stats()),
+            sessions: broker.as_ref().map(EmbeddedBroker::session_stats),
         },
         fleetward_api::router(api),
         cfg.http_tls.as_ref(),

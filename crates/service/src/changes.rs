@@ -5,7 +5,18 @@
 //! metric table at once. The offline CLI edits the data directory from another process, where
 //! there is nothing to poke: it uses [`NoChanges`], and the running server picks the edit up
 //! from the store within its refresh periods (detection re-resolves targets every 30 s, custom
-//! metric types are re-read every 5 s).
+//! metric types are re-read every 5 s, live sessions are re-checked against the registry every
+//! 5 s).
+
+/// Whose live MQTT sessions an identity edit affects: the broker re-checks those sessions
+/// against the registry and closes the ones no longer allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IdentityChange {
+    /// A certificate's status, or what is attached to it (things, policies), changed.
+    Certificate(String),
+    /// A thing was deleted.
+    Thing(String),
+}
 
 /// Side effects of edits, called by the service layer after the edit committed.
 pub trait Changes: Send + Sync + 'static {
@@ -16,6 +27,9 @@ pub trait Changes: Send + Sync + 'static {
     /// A custom metric was created, updated or deleted: ingest's type table and detection's
     /// catalog must follow.
     fn custom_metrics_changed(&self);
+
+    /// Who may stay connected, or what a connection may do, may have changed.
+    fn identity_changed(&self, change: IdentityChange);
 }
 
 /// Nothing to poke: the offline CLI, tools and tests without a running server.
@@ -25,6 +39,7 @@ pub struct NoChanges;
 impl Changes for NoChanges {
     fn targeting_changed(&self) {}
     fn custom_metrics_changed(&self) {}
+    fn identity_changed(&self, _: IdentityChange) {}
 }
 
 /// Counts what was poked, for tests that check an operation's side effects.
@@ -34,6 +49,8 @@ pub struct CountChanges {
     pub targeting: std::sync::atomic::AtomicUsize,
     /// `custom_metrics_changed` calls.
     pub custom_metrics: std::sync::atomic::AtomicUsize,
+    /// `identity_changed` calls, in order.
+    pub identity: std::sync::Mutex<Vec<IdentityChange>>,
 }
 
 impl Changes for CountChanges {
@@ -45,5 +62,11 @@ impl Changes for CountChanges {
     fn custom_metrics_changed(&self) {
         self.custom_metrics
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn identity_changed(&self, change: IdentityChange) {
+        if let Ok(mut seen) = self.identity.lock() {
+            seen.push(change);
+        }
     }
 }

@@ -29,7 +29,7 @@ pub mod error;
 pub mod pki;
 pub mod registry;
 
-pub use changes::{Changes, CountChanges, NoChanges};
+pub use changes::{Changes, CountChanges, IdentityChange, NoChanges};
 pub use ctx::Ctx;
 pub use error::{ServiceError, ServiceResult};
 

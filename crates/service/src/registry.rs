@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Ctx;
+use crate::changes::IdentityChange;
 use crate::error::{ServiceError, ServiceResult};
 use crate::pki::{CertFacts, verify_issued_by};
 use crate::store::{
@@ -553,10 +554,15 @@ pub async fn delete_thing(
             "Cannot delete. Thing {name} is still attached to one or more principals"
         )));
     }
-    ctx.targeting_changed(match store.delete_thing(name).await {
+    let deleted = ctx.targeting_changed(match store.delete_thing(name).await {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
-    })
+    });
+    if deleted.is_ok() {
+        ctx.changes
+            .identity_changed(IdentityChange::Thing(name.to_owned()));
+    }
+    deleted
 }
 
 // --- thing groups --------------------------------------------------------------------------
@@ -1518,6 +1524,8 @@ pub async fn update_certificate(ctx: &Ctx, id: &str, new_status: &str) -> Servic
         )));
     }
     store.set_certificate_status(&c.id, status).await?;
+    ctx.changes
+        .identity_changed(IdentityChange::Certificate(c.id));
     Ok(())
 }
 
@@ -1579,6 +1587,8 @@ pub async fn detach_thing_principal(ctx: &Ctx, thing: &str, principal: &str) -> 
     get_thing(store, thing).await?;
     get_certificate(store, &cert_id).await?;
     store.detach_thing_principal(thing, &cert_id).await?;
+    ctx.changes
+        .identity_changed(IdentityChange::Certificate(cert_id));
     Ok(())
 }
 
@@ -1805,6 +1815,8 @@ pub async fn attach_policy(ctx: &Ctx, policy: &str, target: &str) -> ServiceResu
         )));
     }
     store.attach_policy(&p.name, &cert_id).await?;
+    ctx.changes
+        .identity_changed(IdentityChange::Certificate(cert_id));
     Ok(())
 }
 

@@ -23,6 +23,11 @@ pub struct Principal {
     policies: Arc<Vec<PolicyDocument>>,
 }
 
+/// A store failure, as a refusal that names no thing.
+fn store_err(e: fleetward_store::StoreError) -> (AuthFailure, Option<String>) {
+    (AuthFailure::Store(e.to_string()), None)
+}
+
 /// Why a connection was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthFailure {
@@ -79,7 +84,6 @@ impl Authorizer {
         let Some((subject, serial)) = cert else {
             return Err((AuthFailure::NoCertificate, None));
         };
-        let store_err = |e: fleetward_store::StoreError| (AuthFailure::Store(e.to_string()), None);
         let Some(cert) = self
             .store
             .find_certificate(subject, serial)
@@ -88,6 +92,43 @@ impl Authorizer {
         else {
             return Err((AuthFailure::UnknownCertificate, None));
         };
+        self.authorize(cert, client_id).await
+    }
+
+    /// Checks a live session again, as at CONNECT, against the registry as it is now: the
+    /// certificate must still be registered and ACTIVE, still attached to the session's thing,
+    /// and its policies must still allow the client id to connect. On success, returns the
+    /// principal with its policies as they are now. Dev-listener principals (no certificate)
+    /// pass unchanged.
+    pub async fn recheck(&self, principal: &Principal) -> Result<Principal, AuthFailure> {
+        let Some(cert_id) = &principal.cert_id else {
+            return Ok(principal.clone());
+        };
+        let Some(cert) = self
+            .store
+            .get_certificate(cert_id)
+            .await
+            .map_err(|e| AuthFailure::Store(e.to_string()))?
+        else {
+            return Err(AuthFailure::UnknownCertificate);
+        };
+        let now = self
+            .authorize(cert, &principal.client_id)
+            .await
+            .map_err(|(why, _)| why)?;
+        // The client id may select another of several attached things only at CONNECT.
+        if now.thing != principal.thing {
+            return Err(AuthFailure::NoThing);
+        }
+        Ok(now)
+    }
+
+    /// The principal `cert` makes of a connection with `client_id`, or why it may not connect.
+    async fn authorize(
+        &self,
+        cert: fleetward_store::Certificate,
+        client_id: &str,
+    ) -> Result<Principal, (AuthFailure, Option<String>)> {
         let things = self
             .store
             .principal_things(&cert.id)

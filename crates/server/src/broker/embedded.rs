@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytestring::ByteString;
-use dashmap::DashMap;
 use fleetward_proto::Format;
 use fleetward_proto::answer::{self, Status};
 use fleetward_proto::topic::{self, Kind, Topic};
@@ -27,6 +26,7 @@ use rmqtt::types::{AuthResult, From, Id, Publish, PublishAclResult, SubscribeRet
 use tokio::sync::Semaphore;
 
 use super::authz::{Authorizer, Principal};
+use super::sessions::{Conn, Guard, IdentityQueue, Key, SessionStats, Sessions};
 use super::{BrokerEvent, EventTx, now_ms};
 use crate::ingest::Pipeline;
 use fleetward_core::aws::Clock;
@@ -103,7 +103,8 @@ impl EmbeddedBroker {
             authz,
             pipeline,
             events,
-            principals: DashMap::new(),
+            sessions: Arc::new(Sessions::default()),
+            session_stats: Arc::new(SessionStats::default()),
             inflight: Arc::new(Semaphore::new(GLOBAL_IN_FLIGHT)),
             closing: std::sync::atomic::AtomicBool::new(false),
             prefix: cfg.prefix.clone(),
@@ -175,6 +176,49 @@ impl EmbeddedBroker {
     /// Publishes `payload` on `topic` at QoS 1 to whoever subscribes (alerts, tests).
     pub async fn publish(&self, topic: &str, payload: Vec<u8>) {
         publish(&self.scx, topic, payload).await;
+    }
+
+    /// The guard that closes live sessions an identity edit no longer allows: re-checks the
+    /// sessions each change in `queue` names at once, and every session every `sweep`. Run it
+    /// under the supervisor.
+    pub fn guard(
+        &self,
+        queue: Arc<IdentityQueue>,
+        sweep: std::time::Duration,
+        shutdown: crate::supervisor::Shutdown,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let hooks = self.hooks.clone();
+        let close = move |id: Id, principal: Principal| {
+            let hooks = hooks.clone();
+            async move {
+                if let Some(thing) = principal.thing {
+                    hooks.events.emit(BrokerEvent::Disconnect {
+                        thing,
+                        at: hooks.clock.now_ms(),
+                    });
+                }
+                kick(&hooks.scx, id).await;
+            }
+        };
+        Guard {
+            sessions: self.hooks.sessions.clone(),
+            authz: self.hooks.authz.clone(),
+            queue,
+            stats: self.hooks.session_stats.clone(),
+            close,
+            sweep,
+        }
+        .run(shutdown)
+    }
+
+    /// How many sessions the guard closed, by reason.
+    pub fn session_stats(&self) -> Arc<SessionStats> {
+        self.hooks.session_stats.clone()
+    }
+
+    /// How many sessions are live.
+    pub fn live_sessions(&self) -> usize {
+        self.hooks.sessions.len()
     }
 
     /// A cloneable handle publishing on this broker, for tasks that outlive a borrow of it
@@ -256,13 +300,26 @@ async fn publish(scx: &ServerContext, topic: &str, payload: Vec<u8>) {
     }
 }
 
+/// Closes the session `id` names, if it is still the one holding its client id (a newer
+/// connection may have taken the id over meanwhile), and drops its subscriptions.
+async fn kick(scx: &ServerContext, id: Id) {
+    let mut entry = scx.extends.shared().await.entry(id.clone());
+    if entry.id_same() != Some(true) {
+        return;
+    }
+    if let Err(e) = entry.kick(true, true, true).await {
+        tracing::warn!(client_id = %id.client_id, error = %e, "closing a session failed");
+    }
+}
+
 struct Hooks {
     authz: Arc<Authorizer>,
     pipeline: Pipeline,
     events: EventTx,
-    /// Connected principals by (client id, connection creation time): a client id can be
-    /// taken over by a new connection before the old one's disconnect is processed.
-    principals: DashMap<(String, i64), Conn>,
+    /// Live sessions: their principals, in-flight bounds and handles, by certificate too.
+    sessions: Arc<Sessions<Id>>,
+    /// Sessions the guard closed, by reason.
+    session_stats: Arc<SessionStats>,
     /// Reports being ingested across all connections; when storage lags, permits run out and
     /// the broker stops reading (backpressure).
     inflight: Arc<Semaphore>,
@@ -272,12 +329,6 @@ struct Hooks {
     /// When connections, messages and failures happen, for the cloud-side windows.
     clock: Arc<dyn Clock>,
     scx: ServerContext,
-}
-
-/// A connected principal and its in-flight bound.
-struct Conn {
-    principal: Principal,
-    inflight: Arc<Semaphore>,
 }
 
 struct HookHandler(Arc<Hooks>);
@@ -342,8 +393,7 @@ impl Handler for HookHandler {
                 (true, acc)
             }
             Parameter::ClientDisconnected(s, _) => {
-                let key = (s.id.client_id.to_string(), s.id.create_time);
-                if let Some((_, conn)) = h.principals.remove(&key)
+                if let Some(conn) = h.sessions.remove(&key_of(s))
                     && let Some(thing) = conn.principal.thing
                 {
                     h.events.emit(BrokerEvent::Disconnect {
@@ -356,6 +406,11 @@ impl Handler for HookHandler {
             _ => (true, acc),
         }
     }
+}
+
+/// A session's key in [`Sessions`].
+fn key_of(s: &Session) -> Key {
+    (s.id.client_id.to_string(), s.id.create_time)
 }
 
 impl Hooks {
@@ -384,11 +439,12 @@ impl Hooks {
                     success: true,
                     at,
                 });
-                self.principals.insert(
+                self.sessions.insert(
                     (client_id, id.create_time),
                     Conn {
                         principal: p,
                         inflight: Arc::new(Semaphore::new(CONN_IN_FLIGHT)),
+                        handle: id.clone(),
                     },
                 );
                 true
@@ -407,15 +463,11 @@ impl Hooks {
     }
 
     fn principal(&self, s: &Session) -> Option<Principal> {
-        self.principals
-            .get(&(s.id.client_id.to_string(), s.id.create_time))
-            .map(|e| e.value().principal.clone())
+        self.sessions.principal(&key_of(s))
     }
 
     fn thing_of(&self, s: &Session) -> Option<String> {
-        self.principals
-            .get(&(s.id.client_id.to_string(), s.id.create_time))
-            .and_then(|e| e.value().principal.thing.clone())
+        self.principal(s).and_then(|p| p.thing)
     }
 
     /// Decides and, on denial, counts an authorization failure.
@@ -437,11 +489,7 @@ impl Hooks {
     /// rmqtt runs this before the publish ACL, so ingest only what the policy allows; the
     /// ACL hook then refuses (and counts) the rest.
     async fn on_publish(self: &Arc<Self>, s: &Session, p: &Publish) {
-        let key = (s.id.client_id.to_string(), s.id.create_time);
-        let Some((principal, conn_inflight)) = self
-            .principals
-            .get(&key)
-            .map(|e| (e.value().principal.clone(), e.value().inflight.clone()))
+        let Some((principal, conn_inflight)) = self.sessions.principal_and_inflight(&key_of(s))
         else {
             return;
         };

@@ -13,6 +13,7 @@
 pub mod authz;
 pub mod embedded;
 pub mod external;
+pub mod sessions;
 
 use tokio::sync::mpsc;
 

@@ -8,5 +8,6 @@ mod api_http;
 mod detect_e2e;
 mod detect_live;
 mod external;
+mod hostile;
 mod retention;
 mod serve;

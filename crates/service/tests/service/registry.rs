@@ -1096,3 +1096,61 @@ async fn group_deletion_and_reverse_listings() {
     .unwrap_err();
     assert_eq!(name(&err), "InvalidRequestException");
 }
+
+/// Every edit that can end a live session or change what it may do pokes
+/// `Changes::identity_changed` with the certificate or thing it touched, after it committed;
+/// a refused edit pokes nothing.
+#[tokio::test]
+async fn identity_edits_poke_the_broker_with_what_they_touched() {
+    use fleetward_service::{CountChanges, IdentityChange};
+    let e = env().await;
+    let changes = Arc::new(CountChanges::default());
+    let ctx = &e.ctx.clone().with_changes(changes.clone());
+    let seen = || changes.identity.lock().unwrap().clone();
+
+    reg::create_thing(ctx, &thing_req("cam-1", &[]))
+        .await
+        .unwrap();
+    let cert = reg::create_keys_and_certificate(ctx, None, true)
+        .await
+        .unwrap();
+    reg::attach_thing_principal(ctx, "cam-1", &cert.certificate_arn, None)
+        .await
+        .unwrap();
+    assert_eq!(seen(), [], "creating and attaching end no session");
+
+    let id = cert.certificate_id.clone();
+    reg::update_certificate(ctx, &id, "INACTIVE").await.unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}"#;
+    reg::create_policy(
+        ctx,
+        &reg::CreatePolicyRequest {
+            policy_name: "p".into(),
+            policy_document: doc.into(),
+            tags: None,
+        },
+    )
+    .await
+    .unwrap();
+    reg::attach_policy(ctx, "p", &cert.certificate_arn)
+        .await
+        .unwrap();
+    reg::detach_thing_principal(ctx, "cam-1", &cert.certificate_arn)
+        .await
+        .unwrap();
+    reg::delete_thing(ctx, "cam-1", None).await.unwrap();
+    assert_eq!(
+        seen(),
+        [
+            IdentityChange::Certificate(id.clone()),
+            IdentityChange::Certificate(id.clone()),
+            IdentityChange::Certificate(id.clone()),
+            IdentityChange::Thing("cam-1".into()),
+        ]
+    );
+
+    reg::update_certificate(ctx, &id, "BOGUS")
+        .await
+        .unwrap_err();
+    assert_eq!(seen().len(), 4, "a refused edit poked the broker");
+}

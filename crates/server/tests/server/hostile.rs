@@ -1,0 +1,196 @@
+//! Hostile and revoked devices against a real server over mutual TLS: what a compromised
+//! device must not get away with, and how fast an operator's edit contains it.
+//!
+//! Revocation: a session lives only while its certificate is ACTIVE and attached to its
+//! thing. An edit through the API closes the session at once; an edit the offline CLI makes
+//! to the data directory (another process: here, the store written behind the server's back)
+//! closes it within the guard's sweep. Each close is counted on `/metrics`.
+
+use fleetward_proto::Format;
+use fleetward_proto::answer::Status;
+use fleetward_store::CertStatus;
+use fleetward_testkit::server::{self as common, Device, DeviceCreds, Seen, TestServer};
+use fleetward_testkit::sigv4::{Client, Key};
+use rumqttc::QoS;
+use serde_json::json;
+
+fn report(report_id: u64) -> Vec<u8> {
+    format!(
+        r#"{{"header":{{"report_id":{report_id},"version":"1.0"}},"metrics":{{"network_stats":{{"bytes_in":1,"bytes_out":1,"packets_in":1,"packets_out":1}}}}}}"#
+    )
+    .into_bytes()
+}
+
+async fn server() -> (TestServer, Client) {
+    let s = common::start(|c| {
+        c.api_rate_limits = fleetward_api::limit::RateLimitConfig::UNLIMITED;
+    })
+    .await;
+    let client = Client::new(
+        format!("http://{}", s.running.http_addr),
+        Key::admin(&s.data_dir()),
+    );
+    (s, client)
+}
+
+/// A provisioned device, connected, with its answers subscribed and one report ACCEPTED.
+async fn connected(s: &TestServer, thing: &str) -> (DeviceCreds, Device) {
+    let creds = s.provision(thing).await;
+    let mut d = Device::connect(s.mqtt_addr(), thing, Some(&creds), &creds.ca).await;
+    d.expect_connected().await;
+    d.subscribe_answers(Format::Json).await;
+    let (_, a) = d.report(thing, Format::Json, &report(1)).await;
+    assert_eq!(a.status, Status::Accepted);
+    (creds, d)
+}
+
+/// Waits for the connection to end (within `Device::next`'s 10 s), skipping other events.
+async fn expect_closed(d: &mut Device) {
+    loop {
+        match d.next().await {
+            Seen::Closed(_) | Seen::Refused(_) => return,
+            _ => continue,
+        }
+    }
+}
+
+/// Connecting again with the same certificate is refused.
+async fn expect_refused(s: &TestServer, creds: &DeviceCreds) {
+    let mut again = Device::connect(s.mqtt_addr(), &creds.thing, Some(creds), &creds.ca).await;
+    match again.next().await {
+        Seen::Refused(_) | Seen::Closed(_) => {}
+        other => panic!("a reconnect with the edited certificate got {other:?}"),
+    }
+}
+
+/// `fleetward_sessions_closed_total{reason="…"}` on `/metrics`.
+async fn closed_count(s: &TestServer, reason: &str) -> u64 {
+    let body = reqwest::get(format!("http://{}/metrics", s.running.http_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("fleetward_sessions_closed_total{{reason=\"{reason}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{body}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_or_deactivating_a_certificate_closes_its_live_session() {
+    let (s, api) = server().await;
+    for (i, status) in ["REVOKED", "INACTIVE"].into_iter().enumerate() {
+        let thing = format!("cam-{i}");
+        let (creds, mut d) = connected(&s, &thing).await;
+        api.call(
+            "PUT",
+            &format!("/certificates/{}?newStatus={status}", creds.cert_id),
+            None,
+        )
+        .await
+        .ok();
+        expect_closed(&mut d).await;
+        expect_refused(&s, &creds).await;
+    }
+    assert_eq!(closed_count(&s, "certificate_not_active").await, 2);
+    // The other devices' sessions are untouched.
+    let (_, mut other) = connected(&s, "cam-other").await;
+    let (_, a) = other.report("cam-other", Format::Json, &report(2)).await;
+    assert_eq!(a.status, Status::Accepted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detaching_the_certificate_from_its_thing_closes_the_session() {
+    let (s, api) = server().await;
+    let (creds, mut d) = connected(&s, "cam-1").await;
+    let principal = format!("arn:aws:iot:us-east-1:000000000000:cert/{}", creds.cert_id);
+    let mut headers = api.sign(
+        "DELETE",
+        "/things/cam-1/principals",
+        b"",
+        std::time::SystemTime::now(),
+    );
+    headers.push(("x-amzn-principal".to_owned(), principal));
+    let reply = api
+        .send("DELETE", "/things/cam-1/principals", headers, Vec::new())
+        .await;
+    reply.ok();
+    expect_closed(&mut d).await;
+    expect_refused(&s, &creds).await;
+    assert_eq!(closed_count(&s, "detached").await, 1);
+}
+
+/// The offline CLI edits the data directory from another process, which cannot poke the
+/// server: the guard's sweep finds the revoked certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_written_behind_the_servers_back_closes_the_session_within_the_sweep() {
+    let (s, _api) = server().await;
+    let (creds, mut d) = connected(&s, "cam-1").await;
+    s.store()
+        .set_certificate_status(&creds.cert_id, CertStatus::Revoked)
+        .await
+        .unwrap();
+    expect_closed(&mut d).await;
+    assert_eq!(closed_count(&s, "certificate_not_active").await, 1);
+}
+
+/// A policy attached while the device is connected takes effect on the live session: a
+/// subscription the default policy denies is granted afterwards, without reconnecting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_attached_while_connected_applies_to_the_live_session() {
+    let (s, api) = server().await;
+    let (creds, mut d) = connected(&s, "cam-1").await;
+    let topic = "telemetry/cam-1";
+    d.client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+    match d.next().await {
+        Seen::SubAck(ok) => assert_eq!(ok, [false], "the default policy granted {topic}"),
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+
+    let document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "iot:Subscribe",
+            "Resource": "arn:aws:iot:us-east-1:000000000000:topicfilter/telemetry/${iot:Connection.Thing.ThingName}"
+        }]
+    });
+    api.call(
+        "POST",
+        "/policies/telemetry",
+        Some(json!({"policyDocument": document.to_string()})),
+    )
+    .await
+    .ok();
+    api.call(
+        "PUT",
+        "/target-policies/telemetry",
+        Some(
+            json!({"target": format!("arn:aws:iot:us-east-1:000000000000:cert/{}", creds.cert_id)}),
+        ),
+    )
+    .await
+    .ok();
+    // The re-check runs as soon as the guard is poked; subscribe until it has (10 s at most).
+    let mut granted = false;
+    for _ in 0..200 {
+        d.client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+        match d.next().await {
+            Seen::SubAck(ok) if ok[0] => {
+                granted = true;
+                break;
+            }
+            Seen::SubAck(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+    assert!(
+        granted,
+        "the attached policy never reached the live session"
+    );
+    assert_eq!(closed_count(&s, "connect_denied").await, 0);
+}
