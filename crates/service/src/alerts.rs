@@ -131,8 +131,15 @@ pub async fn create_alert_target(
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
-    let generated = (req.kind == AlertTargetKind::Webhook && req.secret.is_none())
-        .then(|| format!("{:032x}{:032x}", fastrand::u128(..), fastrand::u128(..)));
+    // A webhook's HMAC key: 32 bytes from the operating system's cryptographic RNG.
+    let generated = if req.kind == AlertTargetKind::Webhook && req.secret.is_none() {
+        let mut key = [0u8; 32];
+        crate::random::fill(&mut key)
+            .map_err(|e| ServiceError::Internal(format!("no secure random source: {e}")))?;
+        Some(hex::encode(key))
+    } else {
+        None
+    };
     let created = store
         .create_alert_target(&NewAlertTarget {
             name: req.name.clone(),

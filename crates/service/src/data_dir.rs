@@ -45,10 +45,12 @@ pub async fn open_with_clock(
     data_dir: &Path,
     clock: Arc<dyn Clock>,
 ) -> Result<(Arc<SqliteStore>, Ca, bool), DataDirError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| DataDirError::Dir {
+    let dir_error = |e: std::io::Error| DataDirError::Dir {
         path: data_dir.to_owned(),
         reason: e.to_string(),
-    })?;
+    };
+    make_private_dir(data_dir).map_err(dir_error)?;
+    make_private_db(&data_dir.join(DB_FILE)).map_err(dir_error)?;
     let store = Arc::new(
         SqliteStore::open(&data_dir.join(DB_FILE))
             .await?
@@ -67,6 +69,49 @@ pub async fn open_with_clock(
             .await?;
     }
     Ok((store, ca, created))
+}
+
+/// Creates the data directory readable by its owner only (0700): it holds the CA's private key,
+/// the API keys and every device's telemetry. An existing directory others can read is left as
+/// the operator made it, with a warning, since it may be shared on purpose.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the data directory is readable by other users; chmod 700 it"
+        );
+    }
+    Ok(())
+}
+
+/// Makes the database and its WAL and shared-memory files readable by their owner only (0600).
+/// SQLite gives the WAL and SHM files the database file's permissions, so the database is
+/// created 0600 before SQLite first opens it, and existing files are tightened.
+fn make_private_db(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(db)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Writes a secret file readable by its owner only, from the moment it exists, and syncs it.

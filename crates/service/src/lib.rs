@@ -27,6 +27,7 @@ pub mod data_dir;
 pub mod detect;
 pub mod error;
 pub mod pki;
+pub mod random;
 pub mod registry;
 
 pub use changes::{Changes, CountChanges, IdentityChange, NoChanges};

@@ -145,6 +145,18 @@ impl Device {
         creds: Option<&DeviceCreds>,
         ca: &str,
     ) -> Device {
+        Self::connect_with(addr, client_id, creds, ca, |_| {}).await
+    }
+
+    /// [`Device::connect`] with the MQTT options changed by `tweak` first (a last will, a
+    /// persistent session), as a hostile device would set them.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        client_id: &str,
+        creds: Option<&DeviceCreds>,
+        ca: &str,
+        tweak: impl FnOnce(&mut MqttOptions),
+    ) -> Device {
         let mut opts = MqttOptions::new(client_id, "127.0.0.1", addr.port());
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_max_packet_size(256 * 1024, 256 * 1024);
@@ -153,6 +165,7 @@ impl Device {
             alpn: None,
             client_auth: creds.map(|c| (c.cert.as_bytes().to_vec(), c.key.as_bytes().to_vec())),
         }));
+        tweak(&mut opts);
         Self::start(opts, creds.map_or(client_id, |c| c.thing.as_str())).await
     }
 

@@ -5,4 +5,4 @@ pub mod message;
 pub mod sign;
 
 pub use message::{alert_target_names, idempotency_key, sns_message};
-pub use sign::{SIGNATURE_HEADER, signature};
+pub use sign::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, signature, verify};

@@ -441,8 +441,8 @@ fn literal_pattern(text: &str) -> Vec<Tok> {
         .collect()
 }
 
-/// Substitutes variables; `None` if one cannot be resolved. With `wildcards` false, `*` and `?`
-/// are literal (for `StringEquals`).
+/// Substitutes variables; `None` if one cannot be resolved or its value holds an MQTT wildcard.
+/// With `wildcards` false, `*` and `?` are literal (for `StringEquals`).
 fn resolve(pieces: &[Piece], vars: &Vars<'_>, wildcards: bool) -> Option<Vec<Tok>> {
     let mut out = Vec::with_capacity(pieces.len());
     for piece in pieces {
@@ -452,8 +452,17 @@ fn resolve(pieces: &[Piece], vars: &Vars<'_>, wildcards: bool) -> Option<Vec<Tok
             Piece::Star => out.push(Tok::Lit('*')),
             Piece::One if wildcards => out.push(Tok::One),
             Piece::One => out.push(Tok::Lit('?')),
-            // Substituted text is literal: a client id of `*` must not widen a grant.
-            Piece::Var(v) => out.extend(v.resolve(vars)?.chars().map(Tok::Lit)),
+            // Substituted text is literal: a client id of `*` must not widen a grant. A value
+            // holding an MQTT wildcard (`#`, `+`) resolves to nothing, so the statement does not
+            // apply: substituted into a `topicfilter/…` resource it would otherwise grant a
+            // wildcard subscription (a client id of `#` turning `a/${iot:ClientId}` into `a/#`).
+            Piece::Var(v) => {
+                let value = v.resolve(vars)?;
+                if value.contains(['#', '+']) {
+                    return None;
+                }
+                out.extend(value.chars().map(Tok::Lit));
+            }
         }
     }
     Some(out)
@@ -708,10 +717,12 @@ fn escape_literal(text: &str) -> String {
 /// The least-privilege policy every device gets: it may report its own metrics and hear its own
 /// answers, nothing else. `prefix` is the Defender topic prefix (`$aws/things/` by default).
 ///
-/// Connect is allowed for any client id because the certificate, not the client id,
-/// identifies the device: pinning the client id to the thing name would add no security and
-/// would break agents whose client id differs. It does require the certificate to be attached
-/// to a thing, since without one no topic below resolves and the connection would be useless.
+/// Connect is allowed only with the thing's name as client id, as in AWS's own example
+/// policies. The certificate identifies the device, but the client id names its session: a
+/// device free to pick any client id could take over another device's session (knocking it
+/// offline, inheriting a persistent session's subscriptions) and open any number of sessions
+/// to get around per-connection limits. A wider client id needs an explicit policy. The
+/// certificate must be attached to a thing, since without one nothing below resolves.
 /// Region and account are `*` so the document works in any deployment; segment-wise ARN
 /// matching keeps those wildcards inside their segments.
 pub fn default_device_policy(prefix: &str) -> String {
@@ -733,7 +744,7 @@ pub fn default_device_policy(prefix: &str) -> String {
                 "Sid": "ConnectWhenAttached",
                 "Effect": "Allow",
                 "Action": "iot:Connect",
-                "Resource": "arn:aws:iot:*:*:client/*",
+                "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}",
                 "Condition": { "Bool": { "iot:Connection.Thing.IsAttached": "true" } }
             },
             {

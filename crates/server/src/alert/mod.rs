@@ -14,4 +14,4 @@ pub use fleetward_service::alerts as targets;
 
 pub use message::{alert_target_names, idempotency_key, sns_message};
 pub use outbox::{MqttPublish, Outbox, OutboxConfig};
-pub use sign::{SIGNATURE_HEADER, signature};
+pub use sign::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, signature, verify};

@@ -15,7 +15,7 @@ use crate::supervisor::Shutdown;
 use fleetward_core::aws::{Clock, SystemClock};
 use tokio::sync::Notify;
 
-use super::sign::{SIGNATURE_HEADER, signature};
+use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 use fleetward_store::{AlertTarget, AlertTargetKind, OutboxAlert, Store};
 
 /// Publishes a payload on a topic of the embedded broker (topic, payload).
@@ -79,8 +79,11 @@ impl Outbox {
     /// A task over `store`'s outbox; `mqtt` delivers MQTT targets (without it they fail and
     /// are retried). Wake it through [`Outbox::waker`] after enqueueing.
     pub fn new(store: Arc<dyn Store>, cfg: OutboxConfig, mqtt: Option<MqttPublish>) -> Outbox {
+        // No redirects: a receiver (or whoever took over its name) must not be able to bounce a
+        // signed alert to another host; a 3xx is a failed delivery, retried like any other.
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "HTTP client with timeout unavailable; using defaults");
@@ -267,34 +270,74 @@ impl Outbox {
         let Some(url) = &target.url else {
             return Err("webhook alert target has no url".to_owned());
         };
+        // What logs and the stored error may show of the URL.
+        let shown = redact(url);
         let mut req = self
             .http
             .post(url)
             .header("Content-Type", "application/json")
             .header("Idempotency-Key", &alert.idempotency_key);
         if let Some(secret) = &target.secret {
-            req = req.header(
+            // The receiver checks the signed time against its own clock to refuse replays, so
+            // it is wall-clock time, not the server's (possibly scaled) clock.
+            let now = fleetward_core::aws::time::system_now_ms().div_euclid(1000);
+            req = req.header(TIMESTAMP_HEADER, now.to_string()).header(
                 SIGNATURE_HEADER,
-                signature(secret.as_bytes(), alert.body.as_bytes()),
+                signature(secret.as_bytes(), now, alert.body.as_bytes()),
             );
         }
         let resp = req
             .body(alert.body.clone())
             .send()
             .await
-            .map_err(|e| format!("POST {url}: {e}"))?;
+            .map_err(|e| format!("POST {shown}: {}", e.without_url()))?;
         let status = resp.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(format!("POST {url}: HTTP {status}"))
+            Err(format!("POST {shown}: HTTP {status}"))
         }
+    }
+}
+
+/// `url` without the credentials it may carry (`https://user:secret@host/…` →
+/// `https://***@host/…`) or its query (which often holds a token), for logs and the outbox's
+/// stored error.
+fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let had_credentials = !u.username().is_empty() || u.password().is_some();
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            let text = u.to_string();
+            match (had_credentials, text.split_once("://")) {
+                (true, Some((scheme, rest))) => format!("{scheme}://***@{rest}"),
+                _ => text,
+            }
+        }
+        Err(_) => "(unparsable url)".to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_credentials_or_query() {
+        assert_eq!(
+            redact("https://ops:hunter2@hooks.example/alert?token=abc"),
+            "https://***@hooks.example/alert?***"
+        );
+        assert_eq!(
+            redact("http://hooks.example:8080/a"),
+            "http://hooks.example:8080/a"
+        );
+        assert_eq!(redact("not a url"), "(unparsable url)");
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps_at_ten_minutes() {

@@ -46,6 +46,9 @@ pub enum AuthFailure {
     /// Policies do not allow `iot:Connect` for this client id.
     #[error("iot:Connect denied for client id '{0}'")]
     ConnectDenied(String),
+    /// The CONNECT's last will names a topic the policies do not let it publish on.
+    #[error("iot:Publish denied for the last will's topic '{0}'")]
+    WillDenied(String),
     /// The registry could not be read.
     #[error("registry unavailable: {0}")]
     Store(String),

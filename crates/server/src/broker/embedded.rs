@@ -22,7 +22,7 @@ use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
 use rmqtt::session::Session;
-use rmqtt::types::{AuthResult, From, Id, Publish, PublishAclResult, SubscribeReturn};
+use rmqtt::types::{AuthResult, From, Id, LastWill, Publish, PublishAclResult, SubscribeReturn};
 use tokio::sync::Semaphore;
 
 use super::authz::{Authorizer, Principal};
@@ -39,6 +39,12 @@ const CONN_IN_FLIGHT: usize = 32;
 /// Reports in the pipeline across all connections.
 const GLOBAL_IN_FLIGHT: usize = 4096;
 const DEV_LISTENER: u16 = 2;
+/// Longest client id accepted, in bytes: AWS IoT's limit. rmqtt refuses a longer one at
+/// CONNECT (identifier rejected), before any hook keys a map by it.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+/// How long a connection may take from TCP accept to CONNECT, TLS handshake included, before
+/// it is dropped: a half-open handshake holds a slot only this long.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where and how the embedded broker listens.
 #[derive(Debug, Clone)]
@@ -119,6 +125,7 @@ impl EmbeddedBroker {
             Type::MessagePublish,
             Type::MessageDelivered,
             Type::ClientDisconnected,
+            Type::ClientConnack,
         ] {
             register
                 .add(typ, Box::new(HookHandler(hooks.clone())))
@@ -265,6 +272,11 @@ fn base(cfg: &EmbeddedConfig, name: &str, addr: SocketAddr) -> Builder {
         .max_packet_size(cfg.max_packet_size)
         .max_connections(1_000_000)
         .max_handshaking_limit(4096)
+        .handshake_timeout(HANDSHAKE_TIMEOUT)
+        .max_clientid_len(MAX_CLIENT_ID_LEN)
+        // A restart right after devices were connected finds the port in TIME_WAIT; without
+        // SO_REUSEADDR the bind fails for about a minute.
+        .reuseaddr(Some(true))
 }
 
 fn bind_error(addr: SocketAddr, e: &impl std::fmt::Display, flag: &'static str) -> BrokerError {
@@ -344,11 +356,16 @@ impl Handler for HookHandler {
             ),
             Parameter::ClientAuthenticate(ci) => {
                 let id = ci.id();
+                let will = ci.last_will().map(|w| match w {
+                    LastWill::V3(w) => w.topic.to_string(),
+                    LastWill::V5(w) => w.topic.to_string(),
+                });
                 let allowed = h
                     .authenticate(
                         id,
                         ci.cert()
                             .map(|c| (c.subject.as_str(), c.serial.as_deref().unwrap_or(""))),
+                        will.as_deref(),
                     )
                     .await;
                 let result = if allowed {
@@ -392,6 +409,14 @@ impl Handler for HookHandler {
                 }
                 (true, acc)
             }
+            // A CONNECT that authenticated but was then refused (or failed) leaves no session
+            // behind; only an accepted one is disconnected later.
+            Parameter::ClientConnack(ci, reason) if !reason.success() => {
+                let id = ci.id();
+                h.sessions
+                    .remove(&(id.client_id.to_string(), id.create_time));
+                (true, acc)
+            }
             Parameter::ClientDisconnected(s, _) => {
                 if let Some(conn) = h.sessions.remove(&key_of(s))
                     && let Some(thing) = conn.principal.thing
@@ -417,7 +442,11 @@ impl Hooks {
     fn is_closing(&self) -> bool {
         self.closing.load(std::sync::atomic::Ordering::Acquire)
     }
-    async fn authenticate(&self, id: &Id, cert: Option<(&str, &str)>) -> bool {
+    /// Decides a CONNECT: who the connection is, and, when it carries a last will, whether
+    /// its policies let it publish on the will's topic. rmqtt publishes a will without the
+    /// publish ACL, so an unchecked will would let a device forge a message on any topic (an
+    /// answer, an alert) by dropping its connection; AWS refuses such a CONNECT too.
+    async fn authenticate(&self, id: &Id, cert: Option<(&str, &str)>, will: Option<&str>) -> bool {
         let client_id = id.client_id.to_string();
         let ip = id.remote_addr.map(|a| a.ip());
         let result = if id.lid == DEV_LISTENER {
@@ -430,6 +459,13 @@ impl Hooks {
         } else {
             self.authz.authenticate(&client_id, cert).await
         };
+        let result = result.and_then(|p| match will {
+            Some(topic) if !self.authz.allows(&p, Action::Publish, topic) => Err((
+                super::authz::AuthFailure::WillDenied(topic.to_owned()),
+                p.thing,
+            )),
+            _ => Ok(p),
+        });
         let at = self.clock.now_ms();
         match result {
             Ok(p) => {

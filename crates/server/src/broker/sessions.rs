@@ -220,7 +220,9 @@ impl CloseReason {
                 Some(CloseReason::Unregistered)
             }
             AuthFailure::NoThing => Some(CloseReason::Detached),
-            AuthFailure::ConnectDenied(_) => Some(CloseReason::ConnectDenied),
+            AuthFailure::ConnectDenied(_) | AuthFailure::WillDenied(_) => {
+                Some(CloseReason::ConnectDenied)
+            }
             AuthFailure::Store(_) => None,
         }
     }

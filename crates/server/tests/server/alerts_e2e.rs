@@ -23,6 +23,7 @@ const SECRET: &str = "s3cret";
 #[derive(Clone, Debug)]
 struct Received {
     signature: Option<String>,
+    timestamp: Option<String>,
     idempotency_key: Option<String>,
     content_type: Option<String>,
     body: String,
@@ -44,6 +45,7 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> St
     };
     r.requests.lock().unwrap().push(Received {
         signature: h("x-fleetward-signature"),
+        timestamp: h("x-fleetward-timestamp"),
         idempotency_key: h("idempotency-key"),
         content_type: h("content-type"),
         body,
@@ -84,10 +86,34 @@ fn ports_report(report_id: u64, ports: &[u16]) -> Vec<u8> {
     .into_bytes()
 }
 
-fn expected_signature(body: &str) -> String {
+/// The signature a receiver computes for a request: HMAC-SHA256 of "<timestamp>.<body>",
+/// computed here independently of the server's signing code.
+fn expected_signature(r: &Received) -> String {
+    let ts = r
+        .timestamp
+        .as_deref()
+        .expect("X-Fleetward-Timestamp header");
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.as_bytes());
+    mac.update(format!("{ts}.{}", r.body).as_bytes());
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The signed time is now, by the wall clock, so the receiver's replay window accepts it.
+fn assert_fresh(r: &Received) {
+    let ts: i64 = r.timestamp.as_deref().unwrap().parse().unwrap();
+    let now = fleetward_core::aws::time::system_now_ms() / 1000;
+    assert!((now - ts).abs() <= 60, "signed at {ts}, now {now}");
+    assert_eq!(
+        fleetward_core::alert::verify(
+            SECRET.as_bytes(),
+            r.timestamp.as_deref().unwrap(),
+            r.signature.as_deref().unwrap(),
+            r.body.as_bytes(),
+            now,
+            fleetward_core::alert::sign::DEFAULT_TOLERANCE_SECS,
+        ),
+        Ok(())
+    );
 }
 
 /// The successful deliveries' bodies: each request after the failed ones.
@@ -133,8 +159,9 @@ async fn violation_alerts_reach_a_signed_webhook_after_a_retry() {
     assert_eq!(alert.content_type.as_deref(), Some("application/json"));
     assert_eq!(
         alert.signature.as_deref(),
-        Some(expected_signature(&alert.body).as_str())
+        Some(expected_signature(alert).as_str())
     );
+    assert_fresh(alert);
     let msg: Value = serde_json::from_str(&alert.body).unwrap();
     assert_eq!(msg["violationEventType"], "in-alarm");
     assert_eq!(msg["thingName"], "cam-1");
@@ -163,8 +190,9 @@ async fn violation_alerts_reach_a_signed_webhook_after_a_retry() {
     let cleared = eventually(|| async { received(&receiver).get(2).cloned() }).await;
     assert_eq!(
         cleared.signature.as_deref(),
-        Some(expected_signature(&cleared.body).as_str())
+        Some(expected_signature(&cleared).as_str())
     );
+    assert_fresh(&cleared);
     let msg: Value = serde_json::from_str(&cleared.body).unwrap();
     assert_eq!(msg["violationEventType"], "alarm-cleared");
     assert_eq!(msg["violationId"], violation_id.as_str());

@@ -194,3 +194,83 @@ async fn a_policy_attached_while_connected_applies_to_the_live_session() {
     );
     assert_eq!(closed_count(&s, "connect_denied").await, 0);
 }
+
+/// A last will on a topic the device may not publish on is a forgery waiting for the
+/// connection to drop (another thing's answer, an alert topic): the CONNECT is refused. A will
+/// on the device's own topics is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_will_on_a_topic_the_device_may_not_publish_on_is_refused() {
+    let (s, _api) = server().await;
+    s.provision("victim").await;
+    let creds = s.provision("attacker").await;
+    for topic in [
+        "$aws/things/victim/defender/metrics/json/accepted",
+        "fleetward/alerts",
+    ] {
+        let mut d = Device::connect_with(s.mqtt_addr(), "attacker", Some(&creds), &creds.ca, |o| {
+            o.set_last_will(rumqttc::LastWill::new(
+                topic,
+                b"{}".to_vec(),
+                QoS::AtLeastOnce,
+                false,
+            ));
+        })
+        .await;
+        match d.next().await {
+            Seen::Refused(_) | Seen::Closed(_) => {}
+            other => panic!("a will on {topic} was accepted: {other:?}"),
+        }
+    }
+    let own = "$aws/things/attacker/defender/metrics/json";
+    let mut d = Device::connect_with(s.mqtt_addr(), "attacker", Some(&creds), &creds.ca, |o| {
+        o.set_last_will(rumqttc::LastWill::new(
+            own,
+            b"{}".to_vec(),
+            QoS::AtLeastOnce,
+            false,
+        ));
+    })
+    .await;
+    d.expect_connected().await;
+}
+
+/// A client id longer than AWS's 128 bytes is refused at CONNECT, before anything keys a map
+/// by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_client_id_is_refused() {
+    let (s, _api) = server().await;
+    let creds = s.provision("cam-1").await;
+    let long = "c".repeat(129);
+    let mut d = Device::connect(s.mqtt_addr(), &long, Some(&creds), &creds.ca).await;
+    match d.next().await {
+        Seen::Refused(_) | Seen::Closed(_) => {}
+        other => panic!("a 129-byte client id was accepted: {other:?}"),
+    }
+}
+
+/// One device cannot take another's client id: the CONNECT is refused and the victim's
+/// session stays up and answered, with or without a persistent session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_take_over_another_devices_client_id() {
+    let (s, _api) = server().await;
+    let (_, mut victim) = connected(&s, "victim").await;
+    let attacker = s.provision("attacker").await;
+    for persistent in [false, true] {
+        let mut d = Device::connect_with(
+            s.mqtt_addr(),
+            "victim",
+            Some(&attacker),
+            &attacker.ca,
+            |o| {
+                o.set_clean_session(!persistent);
+            },
+        )
+        .await;
+        match d.next().await {
+            Seen::Refused(_) | Seen::Closed(_) => {}
+            other => panic!("the takeover (persistent: {persistent}) was accepted: {other:?}"),
+        }
+    }
+    let (_, a) = victim.report("victim", Format::Json, &report(2)).await;
+    assert_eq!(a.status, Status::Accepted);
+}

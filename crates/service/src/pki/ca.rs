@@ -126,7 +126,7 @@ impl Ca {
         // Path length 0: this CA signs leaves only, so a leaked device key can never mint more.
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.serial_number = Some(random_serial());
+        params.serial_number = Some(random_serial()?);
         let (not_before, not_after) = validity(CA_VALIDITY_SECS)?;
         params.not_before = not_before.to_datetime();
         params.not_after = not_after.to_datetime();
@@ -201,7 +201,7 @@ impl Ca {
     }
 
     fn issue(&self, mut params: CertificateParams) -> Result<IssuedCert, PkiError> {
-        params.serial_number = Some(random_serial());
+        params.serial_number = Some(random_serial()?);
         params.use_authority_key_identifier_extension = true;
         let (not_before, not_after) = validity(LEAF_VALIDITY_SECS)?;
         params.not_before = not_before.to_datetime();
@@ -267,13 +267,14 @@ fn check_host(name: &str) -> Result<(), PkiError> {
     Ok(())
 }
 
-/// 16 random bytes, positive: unique per certificate, which matters because connections are
-/// mapped back to certificates by (subject, serial).
-fn random_serial() -> SerialNumber {
+/// 16 bytes from the operating system's cryptographic RNG, positive: unique per certificate,
+/// which matters because connections are mapped back to certificates by (subject, serial), and
+/// unpredictable, as CA/B rules ask of serials (a guessable serial helps forge a collision).
+fn random_serial() -> Result<SerialNumber, PkiError> {
     let mut bytes = [0u8; 16];
-    fastrand::fill(&mut bytes);
+    crate::random::fill(&mut bytes).map_err(|e| PkiError::Random(e.to_string()))?;
     bytes[0] = (bytes[0] & 0x7f) | 0x01;
-    SerialNumber::from_slice(&bytes)
+    Ok(SerialNumber::from_slice(&bytes))
 }
 
 /// From now (backdated) to `secs` ahead. Built through x509-parser's time type so this crate

@@ -46,6 +46,9 @@ pub enum PkiError {
     /// The system clock is before 1970 or beyond what X.509 can encode.
     #[error("system clock is out of range for a certificate")]
     Clock,
+    /// The operating system's random source failed.
+    #[error("no secure random source: {0}")]
+    Random(String),
     /// Reading or writing a CA file failed.
     #[error("{}: {source}", path.display())]
     Io {

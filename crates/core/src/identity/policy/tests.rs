@@ -563,7 +563,7 @@ fn own(thing: &str, rest: &str) -> String {
 
 #[test]
 fn default_policy_lets_a_device_report_for_itself() {
-    let (d, a, v) = (default_docs(), arns(), vars("any-client-id", T1));
+    let (d, a, v) = (default_docs(), arns(), vars("thing-1", T1));
     for fmt in ["json", "cbor"] {
         assert_eq!(
             decide(&d, Action::Publish, &a.topic(&own("thing-1", fmt)), v),
@@ -571,8 +571,14 @@ fn default_policy_lets_a_device_report_for_itself() {
         );
     }
     assert_eq!(
-        decide(&d, Action::Connect, &a.client("any-client-id"), v),
+        decide(&d, Action::Connect, &a.client("thing-1"), v),
         Decision::Allow
+    );
+    // Another client id names another session: not the device's to take.
+    let other = vars("any-client-id", T1);
+    assert_eq!(
+        decide(&d, Action::Connect, &a.client("any-client-id"), other),
+        Decision::ImplicitDeny
     );
 }
 
@@ -737,6 +743,54 @@ fn default_policy_with_custom_prefix_escapes_wildcards() {
         )
         .is_allowed()
     );
+}
+
+#[test]
+fn substituted_mqtt_wildcards_do_not_widen_a_subscription() {
+    let d = [stmt(
+        "Allow",
+        "iot:Subscribe".into(),
+        "arn:aws:iot:*:*:topicfilter/a/${iot:ClientId}".into(),
+    )];
+    for id in ["#", "+", "x/#", "x+"] {
+        let filter = format!("a/{id}");
+        assert!(
+            !decide(
+                &d,
+                Action::Subscribe,
+                &arns().topic_filter(&filter),
+                vars(id, T1)
+            )
+            .is_allowed(),
+            "client id {id:?} widened the grant to {filter}"
+        );
+    }
+    assert!(
+        decide(
+            &d,
+            Action::Subscribe,
+            &arns().topic_filter("a/c1"),
+            vars("c1", T1)
+        )
+        .is_allowed()
+    );
+}
+
+#[test]
+fn the_default_policy_binds_the_client_id_to_the_thing() {
+    let d = [doc(&default_device_policy(PREFIX))];
+    let attached = |client: &str| {
+        decide(
+            &d,
+            Action::Connect,
+            &arns().client(client),
+            vars(client, T1),
+        )
+        .is_allowed()
+    };
+    assert!(attached("thing-1"));
+    assert!(!attached("someone-else"), "any client id may connect");
+    assert!(!attached("*"));
 }
 
 #[test]
