@@ -20,6 +20,20 @@ pub const WINDOW_MS: i64 = 300_000;
 /// key is forgotten, so memory stays bounded by recent activity.
 pub const ZERO_TAIL_WINDOWS: i64 = 22;
 
+/// Distinct topics one (thing, metric) is counted under per window. A device picks its topics,
+/// so without a cap a flood of distinct (denied) topics would grow memory and the rows of
+/// every window; beyond the cap, counts fold into [`OVERFLOW_TOPIC`].
+pub const MAX_TOPICS_PER_WINDOW: usize = 64;
+
+/// Longest topic kept on a datapoint, in bytes: AWS IoT's topic limit. A longer topic (MQTT
+/// allows 65,535 bytes) is counted under [`OVERFLOW_TOPIC`].
+pub const MAX_TOPIC_LEN: usize = 256;
+
+/// The topic counts fold into past [`MAX_TOPICS_PER_WINDOW`] or [`MAX_TOPIC_LEN`]. `#` cannot
+/// appear in a topic, so it collides with no real one; a topic-filter dimension of `#`
+/// (everything) still counts it, and narrower filters do not.
+pub const OVERFLOW_TOPIC: &str = "#overflow";
+
 /// Something the broker observed about a device; each feeds one or more cloud-side metrics.
 /// `at` is epoch milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +113,8 @@ pub struct CloudMetrics {
     window_ms: i64,
     window_start: Option<i64>,
     counts: HashMap<CountKey, u64>,
+    /// Distinct topics counted this window per (thing, metric), for the cap.
+    topics: HashMap<(String, AwsMetric), usize>,
     /// The last window in which each key counted something.
     recent: HashMap<CountKey, i64>,
     disconnected_at: HashMap<String, i64>,
@@ -119,6 +135,7 @@ impl CloudMetrics {
             window_ms: window_ms.max(1),
             window_start: None,
             counts: HashMap::new(),
+            topics: HashMap::new(),
             recent: HashMap::new(),
             disconnected_at: HashMap::new(),
             ready: Vec::new(),
@@ -228,6 +245,7 @@ impl CloudMetrics {
                         topic,
                     });
                 }
+                self.topics.clear();
                 self.window_start = Some(current);
             }
             Some(_) => {}
@@ -241,9 +259,24 @@ impl CloudMetrics {
     }
 
     fn count(&mut self, thing: &str, metric: AwsMetric, topic: Option<&String>) {
+        let topic = topic.map(|t| {
+            let key = (thing.to_owned(), metric, Some(t.clone()));
+            if t.len() > MAX_TOPIC_LEN {
+                return OVERFLOW_TOPIC.to_owned();
+            }
+            if self.counts.contains_key(&key) {
+                return t.clone();
+            }
+            let distinct = self.topics.entry((thing.to_owned(), metric)).or_default();
+            if *distinct >= MAX_TOPICS_PER_WINDOW {
+                return OVERFLOW_TOPIC.to_owned();
+            }
+            *distinct += 1;
+            t.clone()
+        });
         *self
             .counts
-            .entry((thing.to_owned(), metric, topic.cloned()))
+            .entry((thing.to_owned(), metric, topic))
             .or_default() += 1;
     }
 
@@ -260,7 +293,13 @@ impl CloudMetrics {
             metric,
             timestamp: at,
             value,
-            topic: topic.cloned(),
+            topic: topic.map(|t| {
+                if t.len() > MAX_TOPIC_LEN {
+                    OVERFLOW_TOPIC.to_owned()
+                } else {
+                    t.clone()
+                }
+            }),
         });
     }
 }
@@ -268,6 +307,61 @@ impl CloudMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_distinct_topics_is_folded_and_bounded() {
+        let mut m = CloudMetrics::default();
+        let thing = "t".to_string();
+        for i in 0..10_000 {
+            m.record(&BrokerEvent::AuthorizationFailure {
+                thing: thing.clone(),
+                topic: format!("denied/{i}"),
+                at: 1_000,
+            });
+        }
+        m.record(&BrokerEvent::AuthorizationFailure {
+            thing: thing.clone(),
+            topic: "x".repeat(MAX_TOPIC_LEN + 1),
+            at: 1_000,
+        });
+        m.roll(WINDOW_MS + 1_000);
+        let points = m.take();
+        assert_eq!(points.len(), MAX_TOPICS_PER_WINDOW + 1);
+        let total: u64 = points
+            .iter()
+            .map(|p| match p.value {
+                MetricValue::Count(n) => n,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(total, 10_001, "every failure is still counted");
+        let overflow = points
+            .iter()
+            .find(|p| p.topic.as_deref() == Some(OVERFLOW_TOPIC))
+            .unwrap();
+        assert_eq!(
+            overflow.value,
+            MetricValue::Count(10_000 - MAX_TOPICS_PER_WINDOW as u64 + 1)
+        );
+        // A topic already counted this window keeps its own count past the cap.
+        let first = points
+            .iter()
+            .find(|p| p.topic.as_deref() == Some("denied/0"))
+            .unwrap();
+        assert_eq!(first.value, MetricValue::Count(1));
+        // The next window's cap starts over.
+        m.record(&BrokerEvent::AuthorizationFailure {
+            thing,
+            topic: "denied/new".into(),
+            at: WINDOW_MS + 2_000,
+        });
+        m.roll(2 * WINDOW_MS + 1);
+        assert!(
+            m.take()
+                .iter()
+                .any(|p| p.topic.as_deref() == Some("denied/new"))
+        );
+    }
 
     fn window_of(at: i64) -> i64 {
         at - at.rem_euclid(WINDOW_MS)

@@ -59,6 +59,8 @@ pub struct Authorizer {
     store: Arc<dyn Store>,
     arns: Arns,
     default_policy: Arc<Vec<PolicyDocument>>,
+    /// The Defender topic prefix, to recognize another thing's Defender topics.
+    prefix: String,
 }
 
 impl Authorizer {
@@ -74,6 +76,7 @@ impl Authorizer {
             store,
             arns,
             default_policy: Arc::new(vec![default]),
+            prefix: prefix.to_owned(),
         })
     }
 
@@ -196,7 +199,17 @@ impl Authorizer {
     }
 
     /// Whether `principal` may do `action` on `target` (a client id, topic or topic filter).
+    ///
+    /// Whatever the policies say, a connection never publishes on another thing's Defender
+    /// topics: its reports would be filed under that thing (clearing its alarms) and its
+    /// "answers" would forge the server's. Identity comes from the certificate, not the topic.
     pub fn allows(&self, principal: &Principal, action: Action, target: &str) -> bool {
+        if action == Action::Publish
+            && let Some(m) = fleetward_proto::topic::parse(target, &self.prefix)
+            && principal.thing.as_deref() != Some(m.thing)
+        {
+            return false;
+        }
         let resource = match action {
             Action::Connect => self.arns.client(target),
             Action::Publish | Action::Receive => self.arns.topic(target),

@@ -274,3 +274,59 @@ async fn a_device_cannot_take_over_another_devices_client_id() {
     let (_, a) = victim.report("victim", Format::Json, &report(2)).await;
     assert_eq!(a.status, Status::Accepted);
 }
+
+/// Even with a policy that lets it publish anywhere, a device cannot file a report under
+/// another thing (which would clear that thing's alarms) or publish that thing's answers:
+/// identity is the certificate's thing, never the topic's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_report_as_another_thing_even_with_a_permissive_policy() {
+    let (s, api) = server().await;
+    s.provision("victim").await;
+    let creds = s.provision("attacker").await;
+    let anywhere = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": "*"}]
+    });
+    api.call(
+        "POST",
+        "/policies/anywhere",
+        Some(json!({"policyDocument": anywhere.to_string()})),
+    )
+    .await
+    .ok();
+    api.call(
+        "PUT",
+        "/target-policies/anywhere",
+        Some(
+            json!({"target": format!("arn:aws:iot:us-east-1:000000000000:cert/{}", creds.cert_id)}),
+        ),
+    )
+    .await
+    .ok();
+    // Connected after the policy is attached, so the session has it from the start.
+    let mut d = Device::connect(s.mqtt_addr(), "attacker", Some(&creds), &creds.ca).await;
+    d.expect_connected().await;
+    d.subscribe_answers(Format::Json).await;
+    for topic in [
+        "$aws/things/victim/defender/metrics/json",
+        "$aws/things/victim/defender/metrics/json/accepted",
+    ] {
+        d.client
+            .publish(topic, QoS::AtLeastOnce, false, report(7))
+            .await
+            .unwrap();
+    }
+    // The device's own next report is answered after anything it published before was
+    // handled (one connection's publishes are taken in order, and stored in order).
+    let (_, a) = d.report("attacker", Format::Json, &report(8)).await;
+    assert_eq!(a.status, Status::Accepted);
+    let filed: Vec<String> = s
+        .store()
+        .last_reports()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.thing)
+        .collect();
+    assert_eq!(filed, ["attacker"]);
+}
