@@ -18,7 +18,11 @@
 //!
 //! Presigned URLs (the signature in `X-Amz-*` query parameters, valid for `X-Amz-Expires`
 //! seconds) are accepted too; their payload is `UNSIGNED-PAYLOAD` as botocore presigns, or the
-//! body's hash.
+//! body's hash. `UNSIGNED-PAYLOAD` (presigned or in `x-amz-content-sha256`) is accepted only
+//! for GET and HEAD: a request that changes state must sign its body.
+//!
+//! The form, scope and time of the signature and the access key are checked before the body
+//! is read, so an unauthenticated client cannot make the server buffer a body.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,6 +61,14 @@ pub struct Caller {
     pub access_key_id: String,
 }
 
+/// A request whose headers passed [`Verifier::check_headers`], waiting for its body.
+pub struct Checked {
+    header: AuthHeader,
+    secret: String,
+    access_key_id: String,
+    when: SystemTime,
+}
+
 /// Verifies signatures against the store's access keys.
 pub struct Verifier {
     store: Arc<dyn Store>,
@@ -86,6 +98,14 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Caller, ApiError> {
+        let checked = self.check_headers(parts, now).await?;
+        self.check_signature(parts, body, checked).await
+    }
+
+    /// What can be checked before the body is read: the signature's form and scope, the
+    /// request time against the clock, the access key, and that a request changing state does
+    /// not declare its payload unsigned. A request failing these costs no body read.
+    pub async fn check_headers(&self, parts: &Parts, now: SystemTime) -> Result<Checked, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let (h, amz_date) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
             Some(auth) => {
@@ -137,16 +157,50 @@ impl Verifier {
                 )
             })?;
 
+        if !changes_nothing(&parts.method)
+            && h.presigned.is_none()
+            && parts
+                .headers
+                .get("x-amz-content-sha256")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"UNSIGNED-PAYLOAD"))
+        {
+            return Err(invalid_signature(
+                "UNSIGNED-PAYLOAD is accepted only for GET and HEAD requests; sign the body",
+            ));
+        }
+        Ok(Checked {
+            header: h,
+            secret: key.secret,
+            access_key_id: key.access_key_id,
+            when,
+        })
+    }
+
+    /// The signature check proper, over the body, after [`Verifier::check_headers`].
+    pub async fn check_signature(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        checked: Checked,
+    ) -> Result<Caller, ApiError> {
+        let Checked {
+            header: h,
+            secret,
+            access_key_id,
+            when,
+        } = checked;
         // A presigned request's payload is not known when the URL is made: botocore signs
-        // UNSIGNED-PAYLOAD, other signers the (empty) body's hash; either is accepted.
-        let bodies: &[Option<bool>] = if h.presigned.is_some() {
-            &[Some(true), Some(false)]
-        } else {
-            &[None]
+        // UNSIGNED-PAYLOAD, other signers the (empty) body's hash. Either is accepted for a
+        // read; a request that changes state must have signed its body, or whoever holds the
+        // URL (or sees the request) could replay it with a body of their own.
+        let bodies: &[Option<bool>] = match (&h.presigned, changes_nothing(&parts.method)) {
+            (Some(_), true) => &[Some(true), Some(false)],
+            (Some(_), false) => &[Some(false)],
+            (None, _) => &[None],
         };
         let mut matched = false;
         for unsigned in bodies {
-            let expected = self.signature(parts, body, &h, &key.secret, when, *unsigned)?;
+            let expected = self.signature(parts, body, &h, &secret, when, *unsigned)?;
             matched |= constant_time_eq(expected.as_bytes(), h.signature.as_bytes());
         }
         if !matched {
@@ -154,10 +208,8 @@ impl Verifier {
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             ));
         }
-        self.touch(&key.access_key_id).await;
-        Ok(Caller {
-            access_key_id: key.access_key_id,
-        })
+        self.touch(&access_key_id).await;
+        Ok(Caller { access_key_id })
     }
 
     /// The signature of the request as received, computed with `secret`.
@@ -477,6 +529,11 @@ fn incomplete(message: impl Into<String>) -> ApiError {
     ApiError::coded(AwsCode::IncompleteSignature, message)
 }
 
+/// Whether a request with this method reads only: the ones whose payload may go unsigned.
+fn changes_nothing(method: &axum::http::Method) -> bool {
+    matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD)
+}
+
 fn invalid_signature(message: impl Into<String>) -> ApiError {
     ApiError::coded(AwsCode::InvalidSignature, message)
 }
@@ -494,6 +551,14 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
     {
         return missing_token().into_response();
     }
+    let checked = match state
+        .verifier
+        .check_headers(&parts, state.verifier.now())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -506,7 +571,7 @@ pub async fn authenticate(State(state): State<ApiState>, req: Request, next: Nex
     };
     let caller = match state
         .verifier
-        .verify(&parts, &bytes, state.verifier.now())
+        .check_signature(&parts, &bytes, checked)
         .await
     {
         Ok(c) => c,

@@ -134,6 +134,28 @@ impl Client {
         body: &[u8],
         time: SystemTime,
     ) -> Vec<(String, String)> {
+        self.sign_body(method, path, SignableBody::Bytes(body), time)
+    }
+
+    /// [`Client::sign`] with the payload declared `UNSIGNED-PAYLOAD` (in a signed
+    /// `x-amz-content-sha256` header), as S3-style signers may send it.
+    pub fn sign_unsigned_payload(
+        &self,
+        method: &str,
+        path: &str,
+        time: SystemTime,
+    ) -> Vec<(String, String)> {
+        self.sign_body(method, path, SignableBody::UnsignedPayload, time)
+    }
+
+    fn sign_body(
+        &self,
+        method: &str,
+        path: &str,
+        body: SignableBody<'_>,
+        time: SystemTime,
+    ) -> Vec<(String, String)> {
+        let unsigned = matches!(body, SignableBody::UnsignedPayload);
         let url = format!("{}{}", self.base, path);
         let host = url
             .split("://")
@@ -145,6 +167,12 @@ impl Client {
             ("host".to_owned(), host),
             ("content-type".to_owned(), "application/json".to_owned()),
         ];
+        if unsigned {
+            headers.push((
+                "x-amz-content-sha256".to_owned(),
+                "UNSIGNED-PAYLOAD".to_owned(),
+            ));
+        }
         let identity = aws_smithy_runtime_api::client::identity::Identity::from(
             aws_credential_types::Credentials::new(
                 &self.key.id,
@@ -167,7 +195,7 @@ impl Client {
             method,
             url.as_str(),
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(body),
+            body,
         )
         .unwrap();
         let (instructions, _) = sign(request, &params).unwrap().into_parts();
@@ -180,6 +208,17 @@ impl Client {
     /// A presigned URL's path and query for a GET of `path`, signed as of `time`, valid for
     /// `expires` (the payload is UNSIGNED-PAYLOAD, as botocore presigns).
     pub fn presign(&self, path: &str, expires: std::time::Duration, time: SystemTime) -> String {
+        self.presign_method("GET", path, expires, time)
+    }
+
+    /// [`Client::presign`] for another method (the payload is still UNSIGNED-PAYLOAD).
+    pub fn presign_method(
+        &self,
+        method: &str,
+        path: &str,
+        expires: std::time::Duration,
+        time: SystemTime,
+    ) -> String {
         let url = format!("{}{}", self.base, path);
         let host = url
             .split("://")
@@ -209,7 +248,7 @@ impl Client {
             .unwrap()
             .into();
         let request = SignableRequest::new(
-            "GET",
+            method,
             url.as_str(),
             [("host", host.as_str())].into_iter(),
             SignableBody::UnsignedPayload,

@@ -1175,6 +1175,49 @@ async fn authentication_failures_are_aws_shaped_403s() {
         .await
         .error(403, "InvalidSignatureException");
 
+    // A request that changes state must sign its body: a presigned POST (UNSIGNED-PAYLOAD, as
+    // botocore presigns) and a header-signed POST declaring UNSIGNED-PAYLOAD are refused; a
+    // read may leave its payload unsigned.
+    let presigned_post = c.presign_method(
+        "POST",
+        "/custom-metric/presigned",
+        Duration::from_secs(60),
+        SystemTime::now(),
+    );
+    c.send("POST", &presigned_post, Vec::new(), Vec::new())
+        .await
+        .error(403, "InvalidSignatureException");
+    let unsigned = c.sign_unsigned_payload("POST", "/custom-metric/unsigned", SystemTime::now());
+    let m = c
+        .send(
+            "POST",
+            "/custom-metric/unsigned",
+            unsigned,
+            br#"{"metricType":"number"}"#.to_vec(),
+        )
+        .await
+        .error(403, "InvalidSignatureException");
+    assert!(m.contains("UNSIGNED-PAYLOAD"), "{m}");
+    let unsigned_read = c.sign_unsigned_payload("GET", "/custom-metrics", SystemTime::now());
+    c.send("GET", "/custom-metrics", unsigned_read, Vec::new())
+        .await
+        .ok();
+    // The key is checked before the body is read: an unknown key with an oversized body is
+    // refused for the key, not for the size.
+    let stranger = Client {
+        key: Key {
+            id: "AKIAUNKNOWNUNKNOWN00".into(),
+            secret: "x".into(),
+        },
+        ..c.clone()
+    };
+    let huge = vec![b' '; 4 * 1024 * 1024];
+    let headers = stranger.sign("POST", "/custom-metric/big", &huge, SystemTime::now());
+    stranger
+        .send("POST", "/custom-metric/big", headers, huge)
+        .await
+        .error(403, "UnrecognizedClientException");
+
     // A second key works; deleted, it no longer does.
     let k = fleetward_api::keys::create(s.store(), "ci").await.unwrap();
     let second = Client {
