@@ -87,6 +87,10 @@ pub(super) struct ServeArgs {
     /// for production.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=86_400))]
     time_scale: u32,
+    /// Serve /metrics to every host that reaches the HTTP listener, not only loopback. Its
+    /// labels name security profiles and behaviors, which tell an attacker what is watched.
+    #[arg(long)]
+    metrics_public: bool,
 }
 
 pub(super) async fn run(a: ServeArgs) -> ExitCode {
@@ -94,6 +98,7 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     let mut cfg = ServeConfig::new(a.data_dir);
     cfg.mqtt_listen = a.mqtt_listen;
     cfg.http_listen = a.http_listen;
+    cfg.metrics_public = a.metrics_public;
     cfg.dev_listen = a.dev_listener;
     cfg.min_report_interval = Duration::from_secs(a.min_report_interval);
     cfg.retention = Duration::from_secs(a.retention_days * 24 * 3600);

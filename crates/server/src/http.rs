@@ -38,7 +38,17 @@ pub struct HttpState {
     pub detection: Option<Arc<DetectionStats>>,
     /// Live sessions the embedded broker closed after an identity edit, by reason.
     pub sessions: Option<Arc<SessionStats>>,
+    /// Whether `/metrics` answers other hosts than loopback. Its labels name profiles and
+    /// behaviors, which tell an attacker what is watched, so by default only a scraper on the
+    /// same host (or behind a local proxy) reads it.
+    pub metrics_public: bool,
 }
+
+/// Requests handled at once across the listener; more wait for a slot (until their timeout).
+pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+
+/// How long one request may take, body upload included, before it is answered 408.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A bound HTTP listener's serving loop: returns once `shutdown` fired and the requests in
 /// flight were answered, or with the error that stopped it.
@@ -68,7 +78,14 @@ pub async fn serve_with(
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
-        .merge(api);
+        .merge(api)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_CONCURRENT_REQUESTS,
+        ));
     if let Some(tls) = tls {
         // axum-server does each TLS handshake in its connection's task, so a slow client
         // cannot hold up the accept loop.
@@ -86,7 +103,7 @@ pub async fn serve_with(
                 handle.graceful_shutdown(Some(std::time::Duration::from_secs(3)));
             });
             server
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                 .await
                 .map_err(|e| format!("HTTPS server: {e}"))
         };
@@ -95,10 +112,13 @@ pub async fn serve_with(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let serving = async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.wait().await })
-            .await
-            .map_err(|e| format!("HTTP server: {e}"))
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+        .map_err(|e| format!("HTTP server: {e}"))
     };
     Ok((local, Box::pin(serving)))
 }
@@ -202,7 +222,26 @@ fn register_detection(registry: &mut Registry, d: &DetectionStats) {
     }
 }
 
-async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
+async fn metrics(
+    State(s): State<HttpState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+) -> axum::response::Response {
+    if !metrics_allowed(peer.ip(), s.metrics_public) {
+        return (
+            StatusCode::FORBIDDEN,
+            "/metrics answers loopback only; start serve with --metrics-public to serve it to other hosts\n",
+        )
+            .into_response();
+    }
+    metrics_body(&s).into_response()
+}
+
+/// Whether `/metrics` answers `peer`: loopback always, others only when made public.
+fn metrics_allowed(peer: std::net::IpAddr, public: bool) -> bool {
+    public || peer.is_loopback() || peer.to_canonical().is_loopback()
+}
+
+fn metrics_body(s: &HttpState) -> impl IntoResponse + use<> {
     let mut registry = Registry::with_prefix("fleetward");
     let i = &s.ingest;
     let counters = [
@@ -261,5 +300,21 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
             [(header::CONTENT_TYPE, "text/plain")],
             "encoding metrics failed".to_owned(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_allowed;
+
+    #[test]
+    fn metrics_answer_loopback_unless_made_public() {
+        for local in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(metrics_allowed(local.parse().unwrap(), false), "{local}");
+        }
+        for remote in ["10.0.0.7", "192.168.1.2", "2001:db8::1", "::ffff:10.0.0.7"] {
+            assert!(!metrics_allowed(remote.parse().unwrap(), false), "{remote}");
+            assert!(metrics_allowed(remote.parse().unwrap(), true), "{remote}");
+        }
     }
 }

@@ -66,6 +66,8 @@ pub struct ServeConfig {
     /// silence all run this many times faster (300 makes a 5-minute report interval one
     /// second). 1, the default, is AWS's time. Stored times stay wall-clock times.
     pub time_scale: u32,
+    /// Serve `/metrics` to every host, not only loopback (its labels name what is watched).
+    pub metrics_public: bool,
 }
 
 impl ServeConfig {
@@ -86,6 +88,7 @@ impl ServeConfig {
             http_tls: None,
             api_rate_limits: fleetward_api::limit::RateLimitConfig::default(),
             time_scale: 1,
+            metrics_public: false,
         }
     }
 }
@@ -255,6 +258,15 @@ pub fn install_crypto_provider() {
 /// Starts everything and returns once all listeners are bound.
 pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     install_crypto_provider();
+    if cfg.http_tls.is_none() && !cfg.http_listen.ip().is_loopback() {
+        // Access keys sign requests, but the API's answers (certificates, policies, alerts'
+        // targets) and /healthz travel in the clear to whoever is on the path.
+        tracing::warn!(
+            addr = %cfg.http_listen,
+            "the HTTP API listens beyond loopback without TLS: its answers cross the network \
+             in the clear; set --http-tls-cert and --http-tls-key"
+        );
+    }
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(cfg.time_scale));
     let (store, ca, _) =
         fleetward_service::data_dir::open_with_clock(&cfg.data_dir, clock.clone()).await?;
@@ -399,6 +411,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
             events: events_tx,
             detection: Some(detection.stats()),
             sessions: broker.as_ref().map(EmbeddedBroker::session_stats),
+            metrics_public: cfg.metrics_public,
         },
         fleetward_api::router(api),
         cfg.http_tls.as_ref(),
