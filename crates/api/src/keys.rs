@@ -2,7 +2,8 @@
 //!
 //! Keys look like AWS's (a 20-character `AKIA…` id and a 40-character secret) so tools that
 //! sanity-check credential shapes accept them. Both come from the operating system's secure
-//! random source (through rustls's crypto provider, already in the process).
+//! random source (`fleetward_service::random`, which also makes webhook secrets and
+//! certificate serials).
 
 use std::path::{Path, PathBuf};
 
@@ -33,10 +34,7 @@ pub enum KeyError {
 }
 
 fn random(buf: &mut [u8]) -> Result<(), KeyError> {
-    rustls::crypto::aws_lc_rs::default_provider()
-        .secure_random
-        .fill(buf)
-        .map_err(|_| KeyError::Random)
+    fleetward_service::random::fill(buf).map_err(|_| KeyError::Random)
 }
 
 /// `n` characters of `alphabet`, uniformly (rejection sampling, so no modulo bias).

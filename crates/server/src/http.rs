@@ -238,7 +238,8 @@ async fn metrics(
 
 /// Whether `/metrics` answers `peer`: loopback always, others only when made public.
 fn metrics_allowed(peer: std::net::IpAddr, public: bool) -> bool {
-    public || peer.is_loopback() || peer.to_canonical().is_loopback()
+    // Canonical first, so an IPv4-mapped IPv6 loopback (`::ffff:127.0.0.1`) counts too.
+    public || peer.to_canonical().is_loopback()
 }
 
 fn metrics_body(s: &HttpState) -> impl IntoResponse + use<> {

@@ -258,26 +258,31 @@ impl CloudMetrics {
         std::mem::take(&mut self.ready)
     }
 
+    /// Counts one event. The common case, a key already counted this window, costs one
+    /// lookup; a new topic is admitted only while (thing, metric) is under the topic cap.
     fn count(&mut self, thing: &str, metric: AwsMetric, topic: Option<&String>) {
-        let topic = topic.map(|t| {
-            let key = (thing.to_owned(), metric, Some(t.clone()));
-            if t.len() > MAX_TOPIC_LEN {
-                return OVERFLOW_TOPIC.to_owned();
+        let key = (
+            thing.to_owned(),
+            metric,
+            topic.map(|t| capped(t).to_owned()),
+        );
+        if let Some(n) = self.counts.get_mut(&key) {
+            *n += 1;
+            return;
+        }
+        let key = match key {
+            (thing, metric, Some(t)) if t != OVERFLOW_TOPIC => {
+                let distinct = self.topics.entry((thing.clone(), metric)).or_default();
+                if *distinct < MAX_TOPICS_PER_WINDOW {
+                    *distinct += 1;
+                    (thing, metric, Some(t))
+                } else {
+                    (thing, metric, Some(OVERFLOW_TOPIC.to_owned()))
+                }
             }
-            if self.counts.contains_key(&key) {
-                return t.clone();
-            }
-            let distinct = self.topics.entry((thing.to_owned(), metric)).or_default();
-            if *distinct >= MAX_TOPICS_PER_WINDOW {
-                return OVERFLOW_TOPIC.to_owned();
-            }
-            *distinct += 1;
-            t.clone()
-        });
-        *self
-            .counts
-            .entry((thing.to_owned(), metric, topic))
-            .or_default() += 1;
+            key => key,
+        };
+        *self.counts.entry(key).or_default() += 1;
     }
 
     fn point(
@@ -293,14 +298,17 @@ impl CloudMetrics {
             metric,
             timestamp: at,
             value,
-            topic: topic.map(|t| {
-                if t.len() > MAX_TOPIC_LEN {
-                    OVERFLOW_TOPIC.to_owned()
-                } else {
-                    t.clone()
-                }
-            }),
+            topic: topic.map(|t| capped(t).to_owned()),
         });
+    }
+}
+
+/// `topic`, or [`OVERFLOW_TOPIC`] when it is longer than [`MAX_TOPIC_LEN`].
+fn capped(topic: &str) -> &str {
+    if topic.len() > MAX_TOPIC_LEN {
+        OVERFLOW_TOPIC
+    } else {
+        topic
     }
 }
 

@@ -223,11 +223,6 @@ impl EmbeddedBroker {
         self.hooks.session_stats.clone()
     }
 
-    /// How many sessions are live.
-    pub fn live_sessions(&self) -> usize {
-        self.hooks.sessions.len()
-    }
-
     /// A cloneable handle publishing on this broker, for tasks that outlive a borrow of it
     /// (the alert outbox).
     pub fn publisher(&self) -> Publisher {
@@ -412,9 +407,7 @@ impl Handler for HookHandler {
             // A CONNECT that authenticated but was then refused (or failed) leaves no session
             // behind; only an accepted one is disconnected later.
             Parameter::ClientConnack(ci, reason) if !reason.success() => {
-                let id = ci.id();
-                h.sessions
-                    .remove(&(id.client_id.to_string(), id.create_time));
+                h.sessions.remove(&key_of_id(ci.id()));
                 (true, acc)
             }
             Parameter::ClientDisconnected(s, _) => {
@@ -435,7 +428,12 @@ impl Handler for HookHandler {
 
 /// A session's key in [`Sessions`].
 fn key_of(s: &Session) -> Key {
-    (s.id.client_id.to_string(), s.id.create_time)
+    key_of_id(&s.id)
+}
+
+/// The key of the session `id` names (at CONNECT, before a `Session` exists).
+fn key_of_id(id: &Id) -> Key {
+    (id.client_id.to_string(), id.create_time)
 }
 
 impl Hooks {
@@ -476,7 +474,7 @@ impl Hooks {
                     at,
                 });
                 self.sessions.insert(
-                    (client_id, id.create_time),
+                    key_of_id(id),
                     Conn {
                         principal: p,
                         inflight: Arc::new(Semaphore::new(CONN_IN_FLIGHT)),

@@ -99,16 +99,6 @@ impl<H: Clone> Sessions<H> {
             .map(|c| (c.principal.clone(), c.inflight.clone()))
     }
 
-    /// How many sessions are live.
-    pub fn len(&self) -> usize {
-        self.conns.len()
-    }
-
-    /// Whether no session is live.
-    pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
-    }
-
     /// The sessions opened with certificate `cert_id`.
     fn of_cert(&self, cert_id: &str) -> Vec<Key> {
         self.by_cert
@@ -159,7 +149,9 @@ impl IdentityQueue {
     /// Queues `change` and wakes the guard.
     pub fn push(&self, change: IdentityChange) {
         if let Ok(mut p) = self.pending.lock() {
-            if p.changes.len() < MAX_PENDING {
+            if p.everything {
+                // Every session is re-checked anyway.
+            } else if p.changes.len() < MAX_PENDING {
                 p.changes.insert(change);
             } else {
                 p.changes.clear();
@@ -195,7 +187,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    /// Every reason, in the order of [`SessionStats`]' counters.
+    /// Every reason, in declaration order (a reason's discriminant indexes its counter).
     pub const ALL: [CloseReason; 4] = [
         CloseReason::NotActive,
         CloseReason::Unregistered,
@@ -231,23 +223,17 @@ impl CloseReason {
 /// Sessions the guard closed, by reason.
 #[derive(Debug, Default)]
 pub struct SessionStats {
-    closed: [AtomicU64; 4],
+    closed: [AtomicU64; CloseReason::ALL.len()],
 }
 
 impl SessionStats {
     /// Sessions closed for `reason` so far.
     pub fn closed(&self, reason: CloseReason) -> u64 {
-        let i = CloseReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(0);
-        self.closed[i].load(Relaxed)
+        self.closed[reason as usize].load(Relaxed)
     }
 
     fn count(&self, reason: CloseReason) {
-        if let Some(i) = CloseReason::ALL.iter().position(|r| *r == reason) {
-            self.closed[i].fetch_add(1, Relaxed);
-        }
+        self.closed[reason as usize].fetch_add(1, Relaxed);
     }
 }
 

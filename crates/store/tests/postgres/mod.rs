@@ -104,7 +104,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
          VALUES ($1, 'future', '', 0)",
     )
     .bind(future)
-    .execute(&mut *store_conn(db.url()).await)
+    .execute(&mut store_conn(db.url()).await)
     .await
     .unwrap();
     store.close().await;
@@ -116,9 +116,9 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
 }
 
 /// A connection of its own to the test database, to tamper with it behind the store's back.
-async fn store_conn(url: &str) -> Box<sqlx::PgConnection> {
+async fn store_conn(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
-    Box::new(sqlx::PgConnection::connect(url).await.unwrap())
+    sqlx::PgConnection::connect(url).await.unwrap()
 }
 
 /// A database that does not exist and a URL that is not one fail with messages that say so.
