@@ -22,6 +22,9 @@ pub enum ServiceError {
     /// `expectedVersion` is not the current version.
     #[error("{0}")]
     VersionConflict(String),
+    /// The resource is still in use (a policy attached to a certificate).
+    #[error("{0}")]
+    DeleteConflict(String),
     /// A quota is reached (five profiles per target, 100 custom metrics, …).
     #[error("{0}")]
     LimitExceeded(String),
@@ -49,6 +52,7 @@ impl AwsError for ServiceError {
             ServiceError::NotFound(_) => AwsCode::ResourceNotFound,
             ServiceError::AlreadyExists(_) => AwsCode::ResourceAlreadyExists,
             ServiceError::VersionConflict(_) => AwsCode::VersionConflict,
+            ServiceError::DeleteConflict(_) => AwsCode::DeleteConflict,
             ServiceError::LimitExceeded(_) => AwsCode::LimitExceeded,
             ServiceError::CertificateValidation(_) => AwsCode::CertificateValidation,
             ServiceError::CertificateState(_) => AwsCode::CertificateState,

@@ -1820,6 +1820,62 @@ pub async fn attach_policy(ctx: &Ctx, policy: &str, target: &str) -> ServiceResu
     Ok(())
 }
 
+/// DetachPolicy: detaches a policy from a certificate (by ARN). Sessions of that certificate
+/// are re-checked at once and lose what the policy granted (closed, when it granted the
+/// connection itself). Detaching what is not attached succeeds, as in AWS.
+pub async fn detach_policy(ctx: &Ctx, policy: &str, target: &str) -> ServiceResult<()> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
+    check_policy_name(policy)?;
+    let cert_id = check_cert_id(parse_arn(scope, "target", "cert", target)?)?;
+    if store.detach_policy(policy, &cert_id).await? {
+        ctx.changes
+            .identity_changed(IdentityChange::Certificate(cert_id));
+    }
+    Ok(())
+}
+
+/// DeletePolicy: refused with `DeleteConflictException` while the policy is attached to a
+/// certificate, as in AWS, so a delete never changes what a live session may do.
+pub async fn delete_policy(ctx: &Ctx, name: &str) -> ServiceResult<()> {
+    check_policy_name(name)?;
+    match ctx.store().delete_policy(name).await {
+        Err(StoreError::Conflict(m)) => Err(ServiceError::DeleteConflict(m)),
+        r => Ok(r?),
+    }
+}
+
+/// ListTargetsForPolicy's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListTargetsForPolicyResponse {
+    /// Certificate ARNs the policy is attached to.
+    pub targets: Vec<String>,
+    /// Present when more pages follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// ListTargetsForPolicy: the certificates (by ARN) a policy is attached to.
+pub async fn list_targets_for_policy(
+    ctx: &Ctx,
+    policy: &str,
+    req: &MarkerPaging,
+) -> ServiceResult<ListTargetsForPolicyResponse> {
+    let (store, scope) = (ctx.store(), &ctx.scope);
+    check_policy_name(policy)?;
+    let page = page_request(req.marker.as_deref(), req.page_size, "pageSize")?;
+    let targets = store.policy_targets(policy).await?;
+    let p = memory_page(targets, Clone::clone, "policy-targets", &page)?;
+    Ok(ListTargetsForPolicyResponse {
+        targets: p
+            .items
+            .iter()
+            .map(|id| certificate_arn(scope, id))
+            .collect(),
+        next_marker: p.next_token,
+    })
+}
+
 /// ListAttachedPolicies: the policies attached to a certificate (by ARN), by name. `recursive`
 /// is about thing-group hierarchies, which certificates do not have.
 pub async fn list_attached_policies(

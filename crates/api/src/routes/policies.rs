@@ -1,4 +1,5 @@
-//! IoT policies: create, get, list, attach to a principal, and the policies attached to one.
+//! IoT policies: create, get, list, delete, attach to and detach from a principal, the
+//! policies attached to one and the principals one is attached to.
 
 use axum::extract::State;
 use axum::routing::{get, post, put};
@@ -129,15 +130,79 @@ pub(super) const OPS: &[Op] = &[
         ],
         tps: TpsClass::Default,
     },
+    Op {
+        name: "DetachPolicy",
+        method: "POST",
+        path: "/target-policies/{policyName}",
+        members: &[path("policyName", POLICY_NAME), body_req("target", ANY)],
+        output: &[],
+        errors: &[
+            "InvalidRequest",
+            "Throttling",
+            "Unauthorized",
+            "ServiceUnavailable",
+            "InternalFailure",
+            "LimitExceeded",
+        ],
+        tps: TpsClass::Default,
+    },
+    Op {
+        name: "DeletePolicy",
+        method: "DELETE",
+        path: POLICY,
+        members: &[path("policyName", POLICY_NAME)],
+        output: &[],
+        errors: &[
+            "DeleteConflict",
+            "ResourceNotFound",
+            "InvalidRequest",
+            "Throttling",
+            "Unauthorized",
+            "ServiceUnavailable",
+            "InternalFailure",
+        ],
+        tps: TpsClass::Default,
+    },
+    Op {
+        name: "ListTargetsForPolicy",
+        method: "POST",
+        path: "/policy-targets/{policyName}",
+        members: &[
+            path("policyName", POLICY_NAME),
+            query("marker", MARKER),
+            query("pageSize", PAGE_SIZE),
+        ],
+        output: &["targets", "nextMarker"],
+        errors: &[
+            "ResourceNotFound",
+            "InvalidRequest",
+            "Throttling",
+            "Unauthorized",
+            "ServiceUnavailable",
+            "InternalFailure",
+            "LimitExceeded",
+        ],
+        tps: TpsClass::Describe,
+    },
 ];
 
 /// The routes of this resource.
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/attached-policies/{target}", post(list_attached_policies))
-        .route(POLICY, post(create_policy).get(get_policy))
+        .route(
+            POLICY,
+            post(create_policy).get(get_policy).delete(delete_policy),
+        )
         .route("/policies", get(list_policies))
-        .route("/target-policies/{policyName}", put(attach_policy))
+        .route(
+            "/target-policies/{policyName}",
+            put(attach_policy).post(detach_policy),
+        )
+        .route(
+            "/policy-targets/{policyName}",
+            post(list_targets_for_policy),
+        )
 }
 
 const POLICY: &str = "/policies/{policyName}";
@@ -216,4 +281,27 @@ async fn attach_policy(
 ) -> ApiResult<Value> {
     registry::attach_policy(&s.ctx, p.req("policyName"), &b.target).await?;
     Ok(empty())
+}
+
+async fn detach_policy(
+    State(s): State<ApiState>,
+    p: Params,
+    Body(b): Body<AttachPolicyBody>,
+) -> ApiResult<Value> {
+    registry::detach_policy(&s.ctx, p.req("policyName"), &b.target).await?;
+    Ok(empty())
+}
+
+async fn delete_policy(State(s): State<ApiState>, p: Params) -> ApiResult<Value> {
+    registry::delete_policy(&s.ctx, p.req("policyName")).await?;
+    Ok(empty())
+}
+
+async fn list_targets_for_policy(
+    State(s): State<ApiState>,
+    p: Params,
+) -> ApiResult<registry::ListTargetsForPolicyResponse> {
+    Ok(Json(
+        registry::list_targets_for_policy(&s.ctx, p.req("policyName"), &marker_paging(&p)).await?,
+    ))
 }

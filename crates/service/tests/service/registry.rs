@@ -1153,4 +1153,63 @@ async fn identity_edits_poke_the_broker_with_what_they_touched() {
         .await
         .unwrap_err();
     assert_eq!(seen().len(), 4, "a refused edit poked the broker");
+
+    // Detaching a policy pokes once; detaching what is not attached does not.
+    reg::detach_policy(ctx, "p", &cert.certificate_arn)
+        .await
+        .unwrap();
+    reg::detach_policy(ctx, "p", &cert.certificate_arn)
+        .await
+        .unwrap();
+    assert_eq!(seen().len(), 5);
+    assert_eq!(seen()[4], IdentityChange::Certificate(id.clone()));
+}
+
+#[tokio::test]
+async fn policies_are_deleted_only_when_detached_and_list_their_targets() {
+    let e = env().await;
+    let ctx = &e.ctx;
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}"#;
+    reg::create_policy(
+        ctx,
+        &reg::CreatePolicyRequest {
+            policy_name: "p".into(),
+            policy_document: doc.into(),
+            tags: None,
+        },
+    )
+    .await
+    .unwrap();
+    let cert = reg::create_keys_and_certificate(ctx, None, true)
+        .await
+        .unwrap();
+    reg::attach_policy(ctx, "p", &cert.certificate_arn)
+        .await
+        .unwrap();
+    let paging = reg::MarkerPaging::default();
+    let t = reg::list_targets_for_policy(ctx, "p", &paging)
+        .await
+        .unwrap();
+    assert_eq!(t.targets, std::slice::from_ref(&cert.certificate_arn));
+
+    let err = reg::delete_policy(ctx, "p").await.unwrap_err();
+    assert_eq!(err.name(), "DeleteConflictException", "{err}");
+    assert!(reg::get_policy(ctx, "p").await.is_ok());
+
+    reg::detach_policy(ctx, "p", &cert.certificate_arn)
+        .await
+        .unwrap();
+    reg::delete_policy(ctx, "p").await.unwrap();
+    let err = reg::get_policy(ctx, "p").await.unwrap_err();
+    assert_eq!(err.name(), "ResourceNotFoundException");
+    let err = reg::delete_policy(ctx, "p").await.unwrap_err();
+    assert_eq!(err.name(), "ResourceNotFoundException");
+    let err = reg::list_targets_for_policy(ctx, "p", &paging)
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "ResourceNotFoundException");
+    let err = reg::detach_policy(ctx, "p", "not-an-arn")
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "InvalidRequestException");
 }

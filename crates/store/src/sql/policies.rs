@@ -76,4 +76,66 @@ impl PolicyStore for SqlStore {
         .map(policy_from_row)
         .collect()
     }
+
+    async fn detach_policy(&self, policy: &str, cert_id: &str) -> StoreResult<bool> {
+        let n =
+            sqlx::query("DELETE FROM policy_attachments WHERE policy_name = $1 AND cert_id = $2")
+                .bind(policy)
+                .bind(cert_id)
+                .execute(&self.writer)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn policy_targets(&self, policy: &str) -> StoreResult<Vec<String>> {
+        if self.get_policy(policy).await?.is_none() {
+            return Err(not_found("policy", policy));
+        }
+        let rows = sqlx::query(
+            "SELECT cert_id FROM policy_attachments WHERE policy_name = $1 ORDER BY cert_id",
+        )
+        .bind(policy)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| r.try_get("cert_id").map_err(db))
+            .collect()
+    }
+
+    async fn delete_policy(&self, name: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        // The policy row locked for update: an attach running now either committed first (and
+        // is seen below) or waits for this delete and then finds no policy.
+        let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{POLICY_EXISTS}{}",
+            dialect::LOCK_UPDATE
+        )))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if found.is_none() {
+            return Err(not_found("policy", name));
+        }
+        let attached: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE policy_name = $1")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        if attached > 0 {
+            return Err(StoreError::Conflict(format!(
+                "policy '{name}' is attached to {attached} certificate(s); detach it first"
+            )));
+        }
+        sqlx::query("DELETE FROM policies WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
 }

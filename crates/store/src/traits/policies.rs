@@ -22,4 +22,16 @@ pub trait PolicyStore: Send + Sync {
 
     /// Policies attached to a certificate.
     async fn principal_policies(&self, cert_id: &str) -> StoreResult<Vec<Policy>>;
+
+    /// Detaches a policy from a certificate. Returns whether it was attached (detaching what
+    /// is not attached changes nothing and is not an error).
+    async fn detach_policy(&self, policy: &str, cert_id: &str) -> StoreResult<bool>;
+
+    /// The certificates a policy is attached to, by id.
+    async fn policy_targets(&self, policy: &str) -> StoreResult<Vec<String>>;
+
+    /// Deletes a policy. `NotFound` when there is none by that name; `Conflict` while it is
+    /// attached to a certificate, checked in the same transaction as the delete so a
+    /// concurrent attach cannot be dropped silently (the policy stays, or the attach fails).
+    async fn delete_policy(&self, name: &str) -> StoreResult<()>;
 }

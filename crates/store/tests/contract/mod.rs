@@ -87,6 +87,7 @@ macro_rules! store_contract {
             principals_attach_only_to_existing_things_and_certificates,
             cas_insert_and_list,
             policies_create_list_attach,
+            policies_detach_and_delete_only_when_unattached,
             duplicate_reports_are_skipped,
             last_reports_gives_the_newest_per_thing,
             device_metric_values_by_range_with_paging,

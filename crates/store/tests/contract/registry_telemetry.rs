@@ -500,6 +500,61 @@ pub async fn policies_create_list_attach<B: Backend>() {
     assert!(is_not_found(&e, "certificate", "zz"), "{e:?}");
 }
 
+pub async fn policies_detach_and_delete_only_when_unattached<B: Backend>() {
+    let f = B::open().await;
+    let s = f.store();
+    for n in ["a", "b"] {
+        s.create_policy(&policy(n)).await.unwrap();
+    }
+    for (id, serial) in [("c1", "1"), ("c2", "2")] {
+        s.insert_certificate(&cert(id, "CN=x", serial, 1))
+            .await
+            .unwrap();
+    }
+    s.attach_policy("a", "c1").await.unwrap();
+    s.attach_policy("a", "c2").await.unwrap();
+    s.attach_policy("b", "c1").await.unwrap();
+    assert_eq!(s.policy_targets("a").await.unwrap(), ["c1", "c2"]);
+    let e = s.policy_targets("nope").await.unwrap_err();
+    assert!(is_not_found(&e, "policy", "nope"), "{e:?}");
+
+    // Attached: refused, and nothing changes.
+    let e = s.delete_policy("a").await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Conflict(m) if m.contains("2 certificate")),
+        "{e:?}"
+    );
+    assert!(s.get_policy("a").await.unwrap().is_some());
+
+    assert!(s.detach_policy("a", "c1").await.unwrap());
+    assert!(
+        !s.detach_policy("a", "c1").await.unwrap(),
+        "already detached"
+    );
+    assert!(!s.detach_policy("nope", "c1").await.unwrap());
+    let names = |c: &'static str| async move {
+        s.principal_policies(c)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("c1").await, ["b"]);
+    assert_eq!(names("c2").await, ["a"]);
+    assert!(s.delete_policy("a").await.is_err(), "still on c2");
+    assert!(s.detach_policy("a", "c2").await.unwrap());
+    s.delete_policy("a").await.unwrap();
+    assert_eq!(s.get_policy("a").await.unwrap(), None);
+    let e = s.delete_policy("a").await.unwrap_err();
+    assert!(is_not_found(&e, "policy", "a"), "{e:?}");
+    // The other policy and its attachment are untouched.
+    assert_eq!(names("c1").await, ["b"]);
+    // A deleted name can be created again, unattached.
+    s.create_policy(&policy("a")).await.unwrap();
+    assert_eq!(s.policy_targets("a").await.unwrap(), Vec::<String>::new());
+}
+
 pub async fn duplicate_reports_are_skipped<B: Backend>() {
     let f = B::open().await;
     let s = f.store();
