@@ -91,6 +91,15 @@ pub(super) struct ServeArgs {
     /// labels name security profiles and behaviors, which tell an attacker what is watched.
     #[arg(long)]
     metrics_public: bool,
+    /// Most MQTT sessions the embedded broker holds; further CONNECTs are refused (and
+    /// counted on /metrics). Size it to memory: docs/benchmarks.md has the RSS per session.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_SESSIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_sessions: usize,
+    /// Most MQTT sessions from one source IP address (0: no limit). Devices behind one NAT
+    /// share an address; raise it for a site with more.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_SESSIONS_PER_ADDRESS)]
+    max_sessions_per_address: u32,
 }
 
 pub(super) async fn run(a: ServeArgs) -> ExitCode {
@@ -99,6 +108,10 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     cfg.mqtt_listen = a.mqtt_listen;
     cfg.http_listen = a.http_listen;
     cfg.metrics_public = a.metrics_public;
+    cfg.limits = fleetward_server::broker::sessions::Limits {
+        max_sessions: a.max_sessions,
+        max_per_address: a.max_sessions_per_address,
+    };
     cfg.dev_listen = a.dev_listener;
     cfg.min_report_interval = Duration::from_secs(a.min_report_interval);
     cfg.retention = Duration::from_secs(a.retention_days * 24 * 3600);

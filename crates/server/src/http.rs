@@ -150,7 +150,9 @@ struct ReasonLabels {
 }
 
 /// `sessions_closed{reason}`: live sessions closed because the registry no longer allows
-/// them (a revoked or detached certificate, a policy that no longer allows the client id).
+/// them (a revoked or detached certificate, a policy that no longer allows the client id);
+/// `connections_refused{reason}`: CONNECTs refused (an unknown certificate, a takeover, a
+/// full broker, …), so a hostile device's attempts show even when it names no thing.
 fn register_sessions(registry: &mut Registry, stats: &SessionStats) {
     let family = Family::<ReasonLabels, Counter>::default();
     for reason in CloseReason::ALL {
@@ -164,6 +166,15 @@ fn register_sessions(registry: &mut Registry, stats: &SessionStats) {
         "sessions_closed",
         "Live MQTT sessions closed after an identity edit, by reason",
         family,
+    );
+    let refused = Family::<ReasonLabels, Counter>::default();
+    for (reason, n) in stats.refused() {
+        refused.get_or_create(&ReasonLabels { reason }).inc_by(n);
+    }
+    registry.register(
+        "connections_refused",
+        "MQTT CONNECTs refused, by reason",
+        refused,
     );
 }
 

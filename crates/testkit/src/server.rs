@@ -135,9 +135,26 @@ pub struct Device {
     pub seen: mpsc::UnboundedReceiver<Seen>,
     /// The thing it reports as.
     pub thing: String,
+    /// The task polling the connection; stopping it closes the connection.
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Device {
+    /// A dropped device's connection is closed, as a real device's would be.
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
 }
 
 impl Device {
+    /// Disconnects as a well-behaved device does, and returns once DISCONNECT is written
+    /// and the connection closed (rmqtt waits for the close, as MQTT lets it).
+    pub async fn close(mut self) {
+        if self.client.disconnect().await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.pump).await;
+        }
+    }
+
     /// Connects with client certificate `creds` (or none) and waits for CONNACK or refusal.
     pub async fn connect(
         addr: SocketAddr,
@@ -179,7 +196,7 @@ impl Device {
     async fn start(opts: MqttOptions, thing: &str) -> Device {
         let (client, mut eventloop) = AsyncClient::new(opts, 256);
         let (tx, seen) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
+        let pump = tokio::spawn(async move {
             loop {
                 let item = match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => Seen::Connected,
@@ -192,6 +209,9 @@ impl Device {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         Seen::Message(p.topic.clone(), p.payload.to_vec())
                     }
+                    // MQTT: after DISCONNECT the client closes the connection (rumqttc would
+                    // keep it open); ending the loop drops it.
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
                     Ok(_) => continue,
                     Err(rumqttc::ConnectionError::ConnectionRefused(code)) => {
                         Seen::Refused(format!("{code:?}"))
@@ -208,6 +228,7 @@ impl Device {
             client,
             seen,
             thing: thing.into(),
+            pump,
         };
         // The first event says whether the connection was accepted; it is left for the test
         // to read (`expect_connected`, or a `Seen::Refused` from `next`).

@@ -63,6 +63,9 @@ pub enum BrokerEvent {
         thing: String,
         /// The topic or filter refused.
         topic: String,
+        /// Failures of the same connection before this one that the broker did not send as
+        /// events (it rate-limits them per connection); counted under [`OVERFLOW_TOPIC`].
+        suppressed: u64,
         /// When.
         at: i64,
     },
@@ -191,8 +194,22 @@ impl CloudMetrics {
                 self.count(thing, AwsMetric::NumDisconnects, None);
                 self.disconnected_at.insert(thing.clone(), *at);
             }
-            BrokerEvent::AuthorizationFailure { thing, topic, .. } => {
+            BrokerEvent::AuthorizationFailure {
+                thing,
+                topic,
+                suppressed,
+                ..
+            } => {
                 self.count(thing, AwsMetric::NumAuthorizationFailures, Some(topic));
+                if *suppressed > 0 {
+                    let overflow = OVERFLOW_TOPIC.to_owned();
+                    self.add(
+                        thing,
+                        AwsMetric::NumAuthorizationFailures,
+                        Some(&overflow),
+                        *suppressed,
+                    );
+                }
             }
             BrokerEvent::MessageFromDevice {
                 thing,
@@ -261,13 +278,18 @@ impl CloudMetrics {
     /// Counts one event. The common case, a key already counted this window, costs one
     /// lookup; a new topic is admitted only while (thing, metric) is under the topic cap.
     fn count(&mut self, thing: &str, metric: AwsMetric, topic: Option<&String>) {
+        self.add(thing, metric, topic, 1);
+    }
+
+    /// Adds `n` to a count of the current window.
+    fn add(&mut self, thing: &str, metric: AwsMetric, topic: Option<&String>, n: u64) {
         let key = (
             thing.to_owned(),
             metric,
             topic.map(|t| capped(t).to_owned()),
         );
-        if let Some(n) = self.counts.get_mut(&key) {
-            *n += 1;
+        if let Some(count) = self.counts.get_mut(&key) {
+            *count = count.saturating_add(n);
             return;
         }
         let key = match key {
@@ -282,7 +304,8 @@ impl CloudMetrics {
             }
             key => key,
         };
-        *self.counts.entry(key).or_default() += 1;
+        let count = self.counts.entry(key).or_default();
+        *count = count.saturating_add(n);
     }
 
     fn point(
@@ -324,12 +347,14 @@ mod tests {
             m.record(&BrokerEvent::AuthorizationFailure {
                 thing: thing.clone(),
                 topic: format!("denied/{i}"),
+                suppressed: 0,
                 at: 1_000,
             });
         }
         m.record(&BrokerEvent::AuthorizationFailure {
             thing: thing.clone(),
             topic: "x".repeat(MAX_TOPIC_LEN + 1),
+            suppressed: 0,
             at: 1_000,
         });
         m.roll(WINDOW_MS + 1_000);
@@ -361,6 +386,7 @@ mod tests {
         m.record(&BrokerEvent::AuthorizationFailure {
             thing,
             topic: "denied/new".into(),
+            suppressed: 0,
             at: WINDOW_MS + 2_000,
         });
         m.roll(2 * WINDOW_MS + 1);
@@ -400,6 +426,7 @@ mod tests {
             m.record(&BrokerEvent::AuthorizationFailure {
                 thing: "a".into(),
                 topic: topic.clone(),
+                suppressed: 0,
                 at: t0 + 2 + i,
             });
         }
@@ -454,12 +481,35 @@ mod tests {
     }
 
     #[test]
+    fn suppressed_failures_are_counted_under_the_overflow_topic() {
+        let mut m = CloudMetrics::default();
+        m.record(&BrokerEvent::AuthorizationFailure {
+            thing: "a".into(),
+            topic: "denied/1".into(),
+            suppressed: 41,
+            at: 10,
+        });
+        m.roll(WINDOW_MS);
+        let mut points: Vec<(Option<String>, MetricValue)> =
+            m.take().into_iter().map(|p| (p.topic, p.value)).collect();
+        points.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            points,
+            [
+                (Some(OVERFLOW_TOPIC.to_owned()), MetricValue::Count(41)),
+                (Some("denied/1".to_owned()), MetricValue::Count(1)),
+            ]
+        );
+    }
+
+    #[test]
     fn quiet_windows_count_zero_then_are_forgotten() {
         let mut m = CloudMetrics::default();
         let topic = "$aws/things/b/x".to_string();
         m.record(&BrokerEvent::AuthorizationFailure {
             thing: "a".into(),
             topic: topic.clone(),
+            suppressed: 0,
             at: 10,
         });
         m.roll(WINDOW_MS);

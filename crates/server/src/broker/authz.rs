@@ -23,6 +23,19 @@ pub struct Principal {
     policies: Arc<Vec<PolicyDocument>>,
 }
 
+#[cfg(test)]
+impl Principal {
+    /// A principal with no policies, for tests of what keys sessions by identity.
+    pub(crate) fn bare(client_id: &str, thing: Option<&str>, cert_id: Option<&str>) -> Self {
+        Principal {
+            client_id: client_id.to_owned(),
+            thing: thing.map(str::to_owned),
+            cert_id: cert_id.map(str::to_owned),
+            policies: Arc::default(),
+        }
+    }
+}
+
 /// A store failure, as a refusal that names no thing.
 fn store_err(e: fleetward_store::StoreError) -> (AuthFailure, Option<String>) {
     (AuthFailure::Store(e.to_string()), None)
@@ -49,9 +62,52 @@ pub enum AuthFailure {
     /// The CONNECT's last will names a topic the policies do not let it publish on.
     #[error("iot:Publish denied for the last will's topic '{0}'")]
     WillDenied(String),
+    /// Another device's session holds the client id: a different certificate, attached to a
+    /// different thing. Taking it over would knock that device offline and, with a persistent
+    /// session, inherit its queue.
+    #[error("client id '{0}' is held by another device's session")]
+    Takeover(String),
+    /// The source address already has as many sessions as one address may hold.
+    #[error("{0} already holds the most sessions one address may ({1})")]
+    TooManyFromAddress(std::net::IpAddr, u32),
+    /// The broker holds as many sessions as it may.
+    #[error("the broker holds the most sessions it may ({0})")]
+    Full(usize),
     /// The registry could not be read.
     #[error("registry unavailable: {0}")]
     Store(String),
+}
+
+impl AuthFailure {
+    /// Every refusal's `reason` label on `/metrics`, in [`AuthFailure::index`] order.
+    pub const LABELS: [&'static str; 10] = [
+        "no_certificate",
+        "unknown_certificate",
+        "certificate_not_active",
+        "no_thing",
+        "connect_denied",
+        "will_denied",
+        "takeover",
+        "address_limit",
+        "broker_full",
+        "registry_unavailable",
+    ];
+
+    /// This refusal's position in [`AuthFailure::LABELS`].
+    pub fn index(&self) -> usize {
+        match self {
+            AuthFailure::NoCertificate => 0,
+            AuthFailure::UnknownCertificate => 1,
+            AuthFailure::NotActive(_) => 2,
+            AuthFailure::NoThing => 3,
+            AuthFailure::ConnectDenied(_) => 4,
+            AuthFailure::WillDenied(_) => 5,
+            AuthFailure::Takeover(_) => 6,
+            AuthFailure::TooManyFromAddress(..) => 7,
+            AuthFailure::Full(_) => 8,
+            AuthFailure::Store(_) => 9,
+        }
+    }
 }
 
 /// Decides connects, publishes and subscribes.

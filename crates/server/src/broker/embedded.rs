@@ -26,7 +26,7 @@ use rmqtt::types::{AuthResult, From, Id, LastWill, Publish, PublishAclResult, Su
 use tokio::sync::Semaphore;
 
 use super::authz::{Authorizer, Principal};
-use super::sessions::{Conn, Guard, IdentityQueue, Key, SessionStats, Sessions};
+use super::sessions::{Conn, Guard, IdentityQueue, Key, Limits, SessionStats, Sessions};
 use super::{BrokerEvent, EventTx, now_ms};
 use crate::ingest::Pipeline;
 use fleetward_core::aws::Clock;
@@ -45,6 +45,8 @@ pub const MAX_CLIENT_ID_LEN: usize = 128;
 /// How long a connection may take from TCP accept to CONNECT, TLS handshake included, before
 /// it is dropped: a half-open handshake holds a slot only this long.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections in the TLS handshake or before CONNECT at once, across all sources.
+const MAX_HANDSHAKING: usize = 4096;
 
 /// Where and how the embedded broker listens.
 #[derive(Debug, Clone)]
@@ -66,6 +68,8 @@ pub struct EmbeddedConfig {
     /// The clock broker events are stamped with (the server's, so `--time-scale` and the
     /// cloud-side windows agree).
     pub clock: Arc<dyn Clock>,
+    /// How many sessions, in all and per source address.
+    pub limits: Limits,
 }
 
 /// Why the broker could not start.
@@ -109,7 +113,7 @@ impl EmbeddedBroker {
             authz,
             pipeline,
             events,
-            sessions: Arc::new(Sessions::default()),
+            sessions: Arc::new(Sessions::new(cfg.limits)),
             session_stats: Arc::new(SessionStats::default()),
             inflight: Arc::new(Semaphore::new(GLOBAL_IN_FLIGHT)),
             closing: std::sync::atomic::AtomicBool::new(false),
@@ -124,6 +128,7 @@ impl EmbeddedBroker {
             Type::MessagePublishCheckAcl,
             Type::MessagePublish,
             Type::MessageDelivered,
+            Type::MessageExpiryCheck,
             Type::ClientDisconnected,
             Type::ClientConnack,
         ] {
@@ -195,15 +200,11 @@ impl EmbeddedBroker {
         shutdown: crate::supervisor::Shutdown,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let hooks = self.hooks.clone();
-        let close = move |id: Id, principal: Principal| {
+        let close = move |conn: Conn<Id>| {
             let hooks = hooks.clone();
             async move {
-                if let Some(thing) = principal.thing {
-                    hooks.events.emit(BrokerEvent::Disconnect {
-                        thing,
-                        at: hooks.clock.now_ms(),
-                    });
-                }
+                let id = conn.handle.clone();
+                hooks.ended(conn);
                 kick(&hooks.scx, id).await;
             }
         };
@@ -265,8 +266,10 @@ fn base(cfg: &EmbeddedConfig, name: &str, addr: SocketAddr) -> Builder {
         .nodelay(true)
         .allow_anonymous(false)
         .max_packet_size(cfg.max_packet_size)
-        .max_connections(1_000_000)
-        .max_handshaking_limit(4096)
+        // Sessions are capped by `Limits` at CONNECT; this also bounds connections still in
+        // their handshake.
+        .max_connections(cfg.limits.max_sessions.saturating_add(MAX_HANDSHAKING))
+        .max_handshaking_limit(MAX_HANDSHAKING)
         .handshake_timeout(HANDSHAKE_TIMEOUT)
         .max_clientid_len(MAX_CLIENT_ID_LEN)
         // A restart right after devices were connected finds the port in TIME_WAIT; without
@@ -393,6 +396,17 @@ impl Handler for HookHandler {
                 h.on_publish(s, p).await;
                 (true, acc)
             }
+            // rmqtt asks this before every delivery, queued and inflight ones included: the
+            // point where `iot:Receive` is enforced, as AWS checks it on each message. A
+            // subscription granted once (or inherited with a taken-over persistent session)
+            // delivers only what the policies let the session receive now.
+            Parameter::MessageExpiryCheck(s, _, p) => {
+                if h.may_receive(s, &p.inner.topic) {
+                    (true, acc)
+                } else {
+                    (false, Some(HookResult::MessageExpiry))
+                }
+            }
             Parameter::MessageDelivered(s, _, p) => {
                 if let Some(thing) = h.thing_of(s) {
                     h.events.emit(BrokerEvent::MessageToDevice {
@@ -411,13 +425,8 @@ impl Handler for HookHandler {
                 (true, acc)
             }
             Parameter::ClientDisconnected(s, _) => {
-                if let Some(conn) = h.sessions.remove(&key_of(s))
-                    && let Some(thing) = conn.principal.thing
-                {
-                    h.events.emit(BrokerEvent::Disconnect {
-                        thing,
-                        at: h.clock.now_ms(),
-                    });
+                if let Some(conn) = h.sessions.remove(&key_of(s)) {
+                    h.ended(conn);
                 }
                 (true, acc)
             }
@@ -464,27 +473,34 @@ impl Hooks {
             )),
             _ => Ok(p),
         });
+        let result = result.and_then(|p| {
+            let thing = p.thing.clone();
+            let conn = Conn {
+                principal: p,
+                inflight: Arc::new(Semaphore::new(CONN_IN_FLIGHT)),
+                handle: id.clone(),
+                ip,
+                failures: Default::default(),
+            };
+            match self.sessions.try_insert(key_of_id(id), conn) {
+                Ok(()) => Ok(thing),
+                Err(why) => Err((why, thing)),
+            }
+        });
         let at = self.clock.now_ms();
         match result {
-            Ok(p) => {
+            Ok(thing) => {
                 self.events.emit(BrokerEvent::Connect {
-                    thing: p.thing.clone(),
+                    thing,
                     ip,
                     success: true,
                     at,
                 });
-                self.sessions.insert(
-                    key_of_id(id),
-                    Conn {
-                        principal: p,
-                        inflight: Arc::new(Semaphore::new(CONN_IN_FLIGHT)),
-                        handle: id.clone(),
-                    },
-                );
                 true
             }
             Err((why, thing)) => {
                 tracing::info!(client_id, ?ip, %why, "connection refused");
+                self.session_stats.count_refusal(&why);
                 self.events.emit(BrokerEvent::Connect {
                     thing,
                     ip,
@@ -504,20 +520,57 @@ impl Hooks {
         self.principal(s).and_then(|p| p.thing)
     }
 
-    /// Decides and, on denial, counts an authorization failure.
+    /// Decides and, on denial, counts an authorization failure (as an event, within the
+    /// connection's budget; see [`FailureBudget`](super::sessions::FailureBudget)).
     fn may(&self, s: &Session, action: Action, target: &str) -> bool {
-        let Some(p) = self.principal(s) else {
+        let key = key_of(s);
+        let Some(p) = self.sessions.principal(&key) else {
             return false;
         };
         let ok = self.authz.allows(&p, action, target);
         if let (false, Some(thing)) = (ok, p.thing) {
-            self.events.emit(BrokerEvent::AuthorizationFailure {
-                thing,
-                topic: target.to_owned(),
-                at: self.clock.now_ms(),
-            });
+            let at = self.clock.now_ms();
+            if let Some(suppressed) = self.sessions.record_failure(&key, at) {
+                self.events.emit(BrokerEvent::AuthorizationFailure {
+                    thing,
+                    topic: target.to_owned(),
+                    suppressed,
+                    at,
+                });
+            }
         }
         ok
+    }
+
+    /// Whether the session may receive a message on `topic` (`iot:Receive`). A denied
+    /// delivery is dropped, not counted as the device's failure: the device asked for
+    /// nothing, another party published.
+    fn may_receive(&self, s: &Session, topic: &str) -> bool {
+        self.principal(s)
+            .is_some_and(|p| self.authz.allows(&p, Action::Receive, topic))
+    }
+
+    /// A session has ended (disconnected, or closed by the guard): its disconnect is
+    /// counted, and failures its budget held back are sent.
+    fn ended(&self, conn: Conn<Id>) {
+        let Some(thing) = conn.principal.thing else {
+            return;
+        };
+        let at = self.clock.now_ms();
+        let suppressed = conn
+            .failures
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_suppressed();
+        if suppressed > 0 {
+            self.events.emit(BrokerEvent::AuthorizationFailure {
+                thing: thing.clone(),
+                topic: fleetward_core::ingest::cloud::OVERFLOW_TOPIC.to_owned(),
+                suppressed: suppressed - 1,
+                at,
+            });
+        }
+        self.events.emit(BrokerEvent::Disconnect { thing, at });
     }
 
     /// rmqtt runs this before the publish ACL, so ingest only what the policy allows; the

@@ -65,19 +65,59 @@ async fn expect_refused(s: &TestServer, creds: &DeviceCreds) {
 
 /// `fleetward_sessions_closed_total{reason="…"}` on `/metrics`.
 async fn closed_count(s: &TestServer, reason: &str) -> u64 {
+    metric(
+        s,
+        &format!("fleetward_sessions_closed_total{{reason=\"{reason}\"}} "),
+    )
+    .await
+}
+
+/// The value of the `/metrics` line starting with `prefix`.
+async fn metric(s: &TestServer, prefix: &str) -> u64 {
     let body = reqwest::get(format!("http://{}/metrics", s.running.http_addr))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let prefix = format!("fleetward_sessions_closed_total{{reason=\"{reason}\"}} ");
     body.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
+        .find_map(|l| l.strip_prefix(prefix))
         .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{body}"))
         .trim()
         .parse()
         .unwrap()
+}
+
+/// Creates policy `name` with `statements` and attaches it to `creds`' certificate.
+async fn grant(api: &Client, creds: &DeviceCreds, name: &str, statements: serde_json::Value) {
+    let document = json!({"Version": "2012-10-17", "Statement": statements});
+    api.call(
+        "POST",
+        &format!("/policies/{name}"),
+        Some(json!({"policyDocument": document.to_string()})),
+    )
+    .await
+    .ok();
+    api.call(
+        "PUT",
+        &format!("/target-policies/{name}"),
+        Some(json!({"target": cert_arn(creds)})),
+    )
+    .await
+    .ok();
+}
+
+fn cert_arn(creds: &DeviceCreds) -> String {
+    format!("arn:aws:iot:us-east-1:000000000000:cert/{}", creds.cert_id)
+}
+
+/// `fleetward_connections_refused_total{reason="…"}` on `/metrics`.
+async fn refused_count(s: &TestServer, reason: &str) -> u64 {
+    metric(
+        s,
+        &format!("fleetward_connections_refused_total{{reason=\"{reason}\"}} "),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,7 +292,7 @@ async fn an_overlong_client_id_is_refused() {
 /// session stays up and answered, with or without a persistent session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_cannot_take_over_another_devices_client_id() {
-    let (s, _api) = server().await;
+    let (s, api) = server().await;
     let (_, mut victim) = connected(&s, "victim").await;
     let attacker = s.provision("attacker").await;
     for persistent in [false, true] {
@@ -271,6 +311,32 @@ async fn a_device_cannot_take_over_another_devices_client_id() {
             other => panic!("the takeover (persistent: {persistent}) was accepted: {other:?}"),
         }
     }
+    // A policy letting the attacker connect with any client id does not let it take over a
+    // live session of another device either; the refusal is counted.
+    grant(
+        &api,
+        &attacker,
+        "any-client-id",
+        json!([{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]),
+    )
+    .await;
+    for persistent in [false, true] {
+        let mut d = Device::connect_with(
+            s.mqtt_addr(),
+            "victim",
+            Some(&attacker),
+            &attacker.ca,
+            |o| {
+                o.set_clean_session(!persistent);
+            },
+        )
+        .await;
+        match d.next().await {
+            Seen::Refused(_) | Seen::Closed(_) => {}
+            other => panic!("the takeover with Connect on * was accepted: {other:?}"),
+        }
+    }
+    assert_eq!(refused_count(&s, "takeover").await, 2);
     let (_, a) = victim.report("victim", Format::Json, &report(2)).await;
     assert_eq!(a.status, Status::Accepted);
 }
@@ -329,4 +395,139 @@ async fn a_device_cannot_report_as_another_thing_even_with_a_permissive_policy()
         .map(|r| r.thing)
         .collect();
     assert_eq!(filed, ["attacker"]);
+}
+
+/// Detaching a policy takes back what it granted from the live session: a device connected
+/// with a client id only that policy allowed is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detaching_the_policy_that_allowed_the_connection_closes_the_session() {
+    let (s, api) = server().await;
+    let creds = s.provision("cam-1").await;
+    grant(
+        &api,
+        &creds,
+        "debug-client",
+        json!([{
+            "Effect": "Allow",
+            "Action": "iot:Connect",
+            "Resource": "arn:aws:iot:us-east-1:000000000000:client/cam-1-debug"
+        }]),
+    )
+    .await;
+    let mut d = Device::connect(s.mqtt_addr(), "cam-1-debug", Some(&creds), &creds.ca).await;
+    d.expect_connected().await;
+    api.call(
+        "POST",
+        "/target-policies/debug-client",
+        Some(json!({"target": cert_arn(&creds)})),
+    )
+    .await
+    .ok();
+    expect_closed(&mut d).await;
+    assert_eq!(closed_count(&s, "connect_denied").await, 1);
+    // Detached, the policy can be deleted; attached, it could not have been.
+    api.call("DELETE", "/policies/debug-client", None)
+        .await
+        .ok();
+}
+
+/// A policy cannot be deleted while attached: the live session it grants is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_policy_cannot_be_deleted_from_under_a_session() {
+    let (s, api) = server().await;
+    let (creds, mut d) = connected(&s, "cam-1").await;
+    grant(
+        &api,
+        &creds,
+        "extra",
+        json!([{"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "*"}]),
+    )
+    .await;
+    api.call("DELETE", "/policies/extra", None)
+        .await
+        .error(409, "DeleteConflictException");
+    let (_, a) = d.report("cam-1", Format::Json, &report(2)).await;
+    assert_eq!(a.status, Status::Accepted);
+}
+
+/// `iot:Receive` is checked on every delivery: a subscription the policies grant delivers
+/// only the topics they let the device receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_delivers_only_what_the_device_may_receive() {
+    let (s, api) = server().await;
+    let listener = s.provision("listener").await;
+    let talker = s.provision("talker").await;
+    grant(
+        &api,
+        &listener,
+        "listen",
+        json!([
+            {"Effect": "Allow", "Action": "iot:Subscribe",
+             "Resource": "arn:aws:iot:us-east-1:000000000000:topicfilter/telemetry/*"},
+            {"Effect": "Allow", "Action": "iot:Receive",
+             "Resource": "arn:aws:iot:us-east-1:000000000000:topic/telemetry/ok"}
+        ]),
+    )
+    .await;
+    grant(
+        &api,
+        &talker,
+        "talk",
+        json!([{"Effect": "Allow", "Action": "iot:Publish",
+                "Resource": "arn:aws:iot:us-east-1:000000000000:topic/telemetry/*"}]),
+    )
+    .await;
+    let mut l = Device::connect(s.mqtt_addr(), "listener", Some(&listener), &listener.ca).await;
+    l.expect_connected().await;
+    l.client
+        .subscribe("telemetry/+", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    match l.next().await {
+        Seen::SubAck(ok) => assert_eq!(ok, [true]),
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+    let mut t = Device::connect(s.mqtt_addr(), "talker", Some(&talker), &talker.ca).await;
+    t.expect_connected().await;
+    // Published in order by one client: "secret" reaches the listener's session first.
+    for topic in ["telemetry/secret", "telemetry/ok"] {
+        t.client
+            .publish(topic, QoS::AtLeastOnce, false, topic.as_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    loop {
+        match l.next().await {
+            Seen::Message(topic, _) => {
+                assert_eq!(topic, "telemetry/ok", "delivered without iot:Receive");
+                break;
+            }
+            Seen::Closed(why) | Seen::Refused(why) => panic!("listener closed: {why}"),
+            _ => continue,
+        }
+    }
+}
+
+/// One source address holds at most `max_per_address` sessions; past it, CONNECTs are
+/// refused and counted, and a slot freed is a slot open again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_per_source_address_are_capped() {
+    let s = common::start(|c| {
+        c.limits.max_per_address = 1;
+    })
+    .await;
+    let (_, first) = connected(&s, "cam-1").await;
+    let creds = s.provision("cam-2").await;
+    let mut d = Device::connect(s.mqtt_addr(), "cam-2", Some(&creds), &creds.ca).await;
+    match d.next().await {
+        Seen::Refused(_) | Seen::Closed(_) => {}
+        other => panic!("a second session from one address was accepted: {other:?}"),
+    }
+    assert_eq!(refused_count(&s, "address_limit").await, 1);
+    first.close().await;
+    common::eventually(|| async {
+        let mut d = Device::connect(s.mqtt_addr(), "cam-2", Some(&creds), &creds.ca).await;
+        matches!(d.next().await, Seen::Connected).then_some(())
+    })
+    .await;
 }
