@@ -17,9 +17,25 @@ pub(super) struct ServeArgs {
     /// Where the database, the CA and the broker certificate live.
     #[arg(long, env = "FLEETWARD_DATA_DIR", default_value = "./fleetward-data")]
     data_dir: PathBuf,
-    /// The embedded broker's mutual-TLS MQTT listener.
-    #[arg(long, default_value = DEFAULT_MQTT_LISTEN)]
-    mqtt_listen: SocketAddr,
+    /// The embedded broker's mutual-TLS MQTT listener. Repeat it to listen on several
+    /// addresses: `--mqtt-listen 0.0.0.0:8883 --mqtt-listen 0.0.0.0:443` also serves devices
+    /// using the AWS IoT SDKs' default, port 443 (their ALPN `x-amzn-mqtt-ca` is not needed:
+    /// no protocol is negotiated and the handshake goes on).
+    #[arg(long, default_value = DEFAULT_MQTT_LISTEN, action = clap::ArgAction::Append)]
+    mqtt_listen: Vec<SocketAddr>,
+    /// A DNS name or IP address devices reach the broker by (repeatable). The broker
+    /// certificate Fleetward issues names these beside localhost, 127.0.0.1 and ::1, so remote
+    /// devices pass their hostname check. Ignored with --mqtt-tls-cert.
+    #[arg(long = "server-name", value_name = "NAME", action = clap::ArgAction::Append)]
+    server_names: Vec<String>,
+    /// The broker's own server certificate chain (PEM), instead of one Fleetward issues:
+    /// for devices that verify the broker against another CA (AWS's endpoint CA is not
+    /// ours to use, so devices moving from AWS get a certificate of a CA they trust).
+    #[arg(long, requires = "mqtt_tls_key", value_name = "PEM")]
+    mqtt_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --mqtt-tls-cert.
+    #[arg(long, requires = "mqtt_tls_cert", value_name = "PEM")]
+    mqtt_tls_key: Option<PathBuf>,
     /// The HTTP listener (/healthz, /metrics).
     #[arg(long, default_value = DEFAULT_HTTP_LISTEN)]
     http_listen: SocketAddr,
@@ -106,6 +122,11 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     let mut signals = super::signals::StopSignals::install();
     let mut cfg = ServeConfig::new(a.data_dir);
     cfg.mqtt_listen = a.mqtt_listen;
+    cfg.server_names = a.server_names;
+    cfg.mqtt_tls = a
+        .mqtt_tls_cert
+        .zip(a.mqtt_tls_key)
+        .map(|(cert, key)| fleetward_server::http::TlsFiles { cert, key });
     cfg.http_listen = a.http_listen;
     cfg.metrics_public = a.metrics_public;
     cfg.limits = fleetward_server::broker::sessions::Limits {
@@ -121,7 +142,7 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
     cfg.http_tls = a
         .http_tls_cert
         .zip(a.http_tls_key)
-        .map(|(cert, key)| fleetward_server::http::HttpTls { cert, key });
+        .map(|(cert, key)| fleetward_server::http::TlsFiles { cert, key });
     let https = cfg.http_tls.is_some();
     cfg.api_rate_limits = fleetward_api::limit::RateLimitConfig {
         default_tps: a.api_tps,
@@ -144,10 +165,14 @@ pub(super) async fn run(a: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match (&running.mqtt_addr, external) {
-        (Some(addr), _) => super::out(&format!("MQTT (mutual TLS) listening on {addr}")),
-        (None, Some(url)) => super::out(&format!("MQTT: client of {url} (shared subscription)")),
-        (None, None) => {}
+    match (running.mqtt_addrs.as_slice(), external) {
+        (addrs @ [_, ..], _) => {
+            for addr in addrs {
+                super::out(&format!("MQTT (mutual TLS) listening on {addr}"));
+            }
+        }
+        ([], Some(url)) => super::out(&format!("MQTT: client of {url} (shared subscription)")),
+        ([], None) => {}
     }
     if let Some(addr) = running.dev_addr {
         super::out(&format!(

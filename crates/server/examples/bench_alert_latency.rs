@@ -173,7 +173,7 @@ async fn main() {
     let dir = tempfile::tempdir_in(root).unwrap();
     let mut cfg = ServeConfig::new(dir.path());
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    cfg.mqtt_listen = any;
+    cfg.mqtt_listen = vec![any];
     cfg.http_listen = any;
     cfg.dev_listen = Some(any);
     cfg.min_report_interval = Duration::ZERO;

@@ -512,7 +512,7 @@ async fn run_phase(
 async fn start_server(root: &Path) -> (RunningServer, tempfile::TempDir) {
     let dir = tempfile::tempdir_in(root).expect("temp dir");
     let mut cfg = ServeConfig::new(dir.path().join("data"));
-    cfg.mqtt_listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.mqtt_listen = vec!["127.0.0.1:0".parse().expect("addr")];
     cfg.http_listen = "127.0.0.1:0".parse().expect("addr");
     cfg.min_report_interval = Duration::ZERO;
     let running = fleetward_server::server::start(cfg)

@@ -54,9 +54,10 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// flight were answered, or with the error that stopped it.
 pub type Serving = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
-/// The certificate and key (PEM files) of the HTTP listener's TLS.
+/// A TLS certificate chain and its private key (PEM files): the HTTP listener's, or the
+/// operator's own MQTT server certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpTls {
+pub struct TlsFiles {
     /// Certificate chain, PEM.
     pub cert: std::path::PathBuf,
     /// Private key, PEM.
@@ -71,7 +72,7 @@ pub async fn serve_with(
     addr: SocketAddr,
     state: HttpState,
     api: Router,
-    tls: Option<&HttpTls>,
+    tls: Option<&TlsFiles>,
     mut shutdown: Shutdown,
 ) -> std::io::Result<(SocketAddr, Serving)> {
     let app = Router::new()

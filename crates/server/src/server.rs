@@ -37,8 +37,13 @@ pub const DEFAULT_DEV_LISTEN: &str = "127.0.0.1:1884";
 pub struct ServeConfig {
     /// Where the database, the CA and the broker certificate live.
     pub data_dir: PathBuf,
-    /// The embedded broker's mutual-TLS listener.
-    pub mqtt_listen: SocketAddr,
+    /// The embedded broker's mutual-TLS listeners (at least one).
+    pub mqtt_listen: Vec<SocketAddr>,
+    /// Names (DNS names or IP addresses) devices reach the broker by, put in the broker
+    /// certificate Fleetward issues beside `localhost`, `127.0.0.1` and `::1`.
+    pub server_names: Vec<String>,
+    /// The operator's own broker certificate and key, used instead of one Fleetward issues.
+    pub mqtt_tls: Option<crate::http::TlsFiles>,
     /// The HTTP listener.
     pub http_listen: SocketAddr,
     /// The plain-TCP loopback dev listener, when enabled.
@@ -58,7 +63,7 @@ pub struct ServeConfig {
     /// Cloud-side count window in ms (AWS: 5 minutes; shorter for demos and tests).
     pub cloud_window_ms: i64,
     /// Serve HTTP (the API, /healthz, /metrics) over TLS with this certificate and key.
-    pub http_tls: Option<crate::http::HttpTls>,
+    pub http_tls: Option<crate::http::TlsFiles>,
     /// The API's per-key TPS limits (AWS's quotas by default).
     pub api_rate_limits: fleetward_api::limit::RateLimitConfig,
     /// Time compression, a demo and benchmark setting: the report throttle, the cloud-side
@@ -85,7 +90,9 @@ impl ServeConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         ServeConfig {
             data_dir: data_dir.into(),
-            mqtt_listen: parse_addr(DEFAULT_MQTT_LISTEN),
+            mqtt_listen: vec![parse_addr(DEFAULT_MQTT_LISTEN)],
+            server_names: Vec::new(),
+            mqtt_tls: None,
             http_listen: parse_addr(DEFAULT_HTTP_LISTEN),
             dev_listen: None,
             external: None,
@@ -131,6 +138,9 @@ pub enum ServeError {
     /// The CA or broker certificate could not be made or loaded.
     #[error("certificates: {0}")]
     Pki(#[from] fleetward_service::pki::PkiError),
+    /// A `--server-name` cannot go in a certificate.
+    #[error("--server-name: {0}")]
+    ServerName(fleetward_service::pki::PkiError),
     /// The broker could not start.
     #[error("{0}")]
     Broker(#[from] crate::broker::embedded::BrokerError),
@@ -157,6 +167,8 @@ pub enum ServeError {
 pub struct RunningServer {
     /// The embedded broker's TLS address (embedded mode).
     pub mqtt_addr: Option<SocketAddr>,
+    /// Every mutual-TLS listener's bound address (empty with an external broker).
+    pub mqtt_addrs: Vec<SocketAddr>,
     /// The dev listener's address, when enabled.
     pub dev_addr: Option<SocketAddr>,
     /// The HTTP address.
@@ -328,7 +340,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     if let Some(ext) = cfg.external.clone() {
         external = Some(ExternalBroker::start(ext, cfg.prefix.clone(), pipeline.clone()).await?);
     } else {
-        let tls = broker_tls(&cfg.data_dir, &ca, store.as_ref()).await?;
+        let tls = broker_tls(&cfg, &ca, store.as_ref()).await?;
         let (events, rx) = EventTx::channel(65_536);
         let window_ms = clock.scaled_ms(cfg.cloud_window_ms);
         supervisor.spawn(
@@ -353,7 +365,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
         )?);
         let embedded = EmbeddedBroker::start(
             EmbeddedConfig {
-                mqtt_listen: cfg.mqtt_listen,
+                mqtt_listen: cfg.mqtt_listen.clone(),
                 dev_listen: cfg.dev_listen,
                 server_cert: tls.0,
                 server_key: tls.1,
@@ -440,7 +452,11 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     supervisor.spawn("http", serving);
 
     Ok(RunningServer {
-        mqtt_addr: broker.as_ref().map(|b| b.mqtt_addr),
+        mqtt_addr: broker.as_ref().and_then(|b| b.mqtt_addrs.first().copied()),
+        mqtt_addrs: broker
+            .as_ref()
+            .map(|b| b.mqtt_addrs.clone())
+            .unwrap_or_default(),
         dev_addr: broker.as_ref().and_then(|b| b.dev_addr),
         http_addr,
         admin_key_file,
@@ -456,39 +472,55 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningServer, ServeError> {
     })
 }
 
-/// Writes the broker's certificate, key and client-CA bundle into `<data>/broker/`, reusing a
-/// certificate that is still valid for 30 days. The bundle holds every ACTIVE registered CA, so
-/// devices of a registered CA can connect (a CA registered while running takes effect at the
-/// next start).
+/// Writes the broker's certificate, key and client-CA bundle into `<data>/broker/`. The
+/// certificate is the operator's (`mqtt_tls`), or one the Fleetward CA issues for
+/// `server_names`, reused while it is valid for 30 more days and names the same hosts. The
+/// bundle holds every ACTIVE registered CA, so devices of a registered CA can connect (a CA
+/// registered while running takes effect at the next start).
 async fn broker_tls(
-    data_dir: &Path,
+    cfg: &ServeConfig,
     ca: &Ca,
     store: &dyn Store,
 ) -> Result<(PathBuf, PathBuf, PathBuf), ServeError> {
-    let dir = data_dir.join("broker");
+    let dir = cfg.data_dir.join("broker");
     let io = |path: &Path, e: std::io::Error| ServeError::DataDir {
         path: path.to_owned(),
         reason: e.to_string(),
     };
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let (cert, key, bundle) = (
-        dir.join("server.pem"),
-        dir.join("server.key"),
-        dir.join("client-ca.pem"),
-    );
-    let fresh = std::fs::read_to_string(&cert)
-        .ok()
-        .and_then(|pem| CertFacts::from_pem(&pem).ok())
-        .is_some_and(|f| {
-            f.not_after > fleetward_core::aws::time::system_now_ms() + 30 * 24 * 3600 * 1000
-                && key.exists()
-        });
-    if !fresh {
-        let issued = ca.issue_server(&[])?;
-        write_private(&key, issued.key_pem.as_bytes()).map_err(|e| io(&key, e))?;
-        std::fs::write(&cert, format!("{}{}", issued.cert_pem, ca.pem()))
-            .map_err(|e| io(&cert, e))?;
-    }
+    let bundle = dir.join("client-ca.pem");
+    let (cert, key) = match &cfg.mqtt_tls {
+        Some(own) => (own.cert.clone(), own.key.clone()),
+        None => {
+            let (cert, key, names) = (
+                dir.join("server.pem"),
+                dir.join("server.key"),
+                dir.join("server-names"),
+            );
+            let wanted = cfg.server_names.join("\n");
+            let fresh = std::fs::read_to_string(&cert)
+                .ok()
+                .and_then(|pem| CertFacts::from_pem(&pem).ok())
+                .is_some_and(|f| {
+                    f.not_after > fleetward_core::aws::time::system_now_ms() + 30 * 24 * 3600 * 1000
+                        && key.exists()
+                })
+                && std::fs::read_to_string(&names).unwrap_or_default() == wanted;
+            if !fresh {
+                let issued = ca.issue_server(&cfg.server_names).map_err(|e| match e {
+                    e @ fleetward_service::pki::PkiError::InvalidName { .. } => {
+                        ServeError::ServerName(e)
+                    }
+                    e => ServeError::Pki(e),
+                })?;
+                write_private(&key, issued.key_pem.as_bytes()).map_err(|e| io(&key, e))?;
+                std::fs::write(&cert, format!("{}{}", issued.cert_pem, ca.pem()))
+                    .map_err(|e| io(&cert, e))?;
+                std::fs::write(&names, &wanted).map_err(|e| io(&names, e))?;
+            }
+            (cert, key)
+        }
+    };
     let mut pems = String::new();
     for c in store.list_cas().await? {
         if c.status == CertStatus::Active {

@@ -97,7 +97,7 @@ impl Demo {
     pub async fn start(options: DemoOptions) -> Result<Demo, DemoError> {
         let time_scale = time_scale_for(options.tick);
         let mut cfg = ServeConfig::new(&options.data_dir);
-        cfg.mqtt_listen = options.mqtt_listen;
+        cfg.mqtt_listen = vec![options.mqtt_listen];
         cfg.http_listen = options.http_listen;
         cfg.time_scale = time_scale;
         cfg.min_report_interval =

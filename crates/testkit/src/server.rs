@@ -49,7 +49,7 @@ impl TestServer {
 pub async fn start(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = ServeConfig::new(dir.path().join("data"));
-    cfg.mqtt_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.mqtt_listen = vec!["127.0.0.1:0".parse().unwrap()];
     cfg.http_listen = "127.0.0.1:0".parse().unwrap();
     cfg.min_report_interval = Duration::ZERO;
     tweak(&mut cfg);

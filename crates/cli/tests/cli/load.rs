@@ -20,11 +20,19 @@ use fleetward_testkit::server::{Device, DeviceCreds, Seen};
 /// Starts `fleetward serve` on ephemeral ports over `data` and waits for its MQTT address
 /// (printed once the stop signals are installed and every listener is bound).
 pub fn serve(data: &Path) -> (Child, Lines<BufReader<ChildStdout>>, SocketAddr) {
+    serve_on(data, "127.0.0.1:0")
+}
+
+/// [`serve`] with the broker on `mqtt_listen`.
+pub fn serve_on(
+    data: &Path,
+    mqtt_listen: &str,
+) -> (Child, Lines<BufReader<ChildStdout>>, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fleetward"))
         .args([
             "serve",
             "--mqtt-listen",
-            "127.0.0.1:0",
+            mqtt_listen,
             "--http-listen",
             "127.0.0.1:0",
             "--min-report-interval",

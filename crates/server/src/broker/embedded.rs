@@ -32,7 +32,9 @@ use crate::ingest::Pipeline;
 use fleetward_core::aws::Clock;
 use fleetward_core::identity::Action;
 
-const TLS_LISTENER: u16 = 1;
+/// Listener ids: the dev listener's, and the first mutual-TLS one's (each further one takes the
+/// next id).
+const FIRST_TLS_LISTENER: u16 = 3;
 /// Reports one connection may have in the pipeline at once: enough to fill commit batches,
 /// few enough that one flooding device cannot take the whole pipeline.
 const CONN_IN_FLIGHT: usize = 32;
@@ -51,8 +53,9 @@ const MAX_HANDSHAKING: usize = 4096;
 /// Where and how the embedded broker listens.
 #[derive(Debug, Clone)]
 pub struct EmbeddedConfig {
-    /// The mutual-TLS listener.
-    pub mqtt_listen: SocketAddr,
+    /// The mutual-TLS listeners (8883, and 443 for devices that only get out on HTTPS's port:
+    /// the AWS IoT SDKs default to 443).
+    pub mqtt_listen: Vec<SocketAddr>,
     /// The plain-TCP loopback listener without certificates (client id = thing), if enabled.
     pub dev_listen: Option<SocketAddr>,
     /// The broker's certificate chain (PEM).
@@ -92,8 +95,8 @@ pub enum BrokerError {
 
 /// A running embedded broker.
 pub struct EmbeddedBroker {
-    /// Where the TLS listener is bound.
-    pub mqtt_addr: SocketAddr,
+    /// Where the mutual-TLS listeners are bound, in `mqtt_listen`'s order.
+    pub mqtt_addrs: Vec<SocketAddr>,
     /// Where the dev listener is bound, if enabled.
     pub dev_addr: Option<SocketAddr>,
     scx: ServerContext,
@@ -138,17 +141,21 @@ impl EmbeddedBroker {
         }
         register.start().await;
 
-        let tls = base(&cfg, "fleetward/mqtts", cfg.mqtt_listen)
-            .tls_cross_certificate(true)
-            .tls_cert(Some(cfg.server_cert.to_string_lossy()))
-            .tls_key(Some(cfg.server_key.to_string_lossy()))
-            .tls_client_ca_certs(Some(cfg.client_ca.to_string_lossy()))
-            .collect_cert_info(true)
-            .bind()
-            .map_err(|e| bind_error(cfg.mqtt_listen, &e, "--mqtt-listen"))?;
-        let mqtt_addr = tls.local_addr().unwrap_or(cfg.mqtt_listen);
-        let tls = tls.tls().map_err(|e| BrokerError::Tls(e.to_string()))?;
-        let mut server = MqttServer::new(scx.clone()).listener_by_id(tls, TLS_LISTENER);
+        let mut server = MqttServer::new(scx.clone());
+        let mut mqtt_addrs = Vec::with_capacity(cfg.mqtt_listen.len());
+        for (lid, &addr) in (FIRST_TLS_LISTENER..).zip(&cfg.mqtt_listen) {
+            let tls = base(&cfg, "fleetward/mqtts", addr)
+                .tls_cross_certificate(true)
+                .tls_cert(Some(cfg.server_cert.to_string_lossy()))
+                .tls_key(Some(cfg.server_key.to_string_lossy()))
+                .tls_client_ca_certs(Some(cfg.client_ca.to_string_lossy()))
+                .collect_cert_info(true)
+                .bind()
+                .map_err(|e| bind_error(addr, &e, "--mqtt-listen"))?;
+            mqtt_addrs.push(tls.local_addr().unwrap_or(addr));
+            let tls = tls.tls().map_err(|e| BrokerError::Tls(e.to_string()))?;
+            server = server.listener_by_id(tls, lid);
+        }
 
         let mut dev_addr = None;
         if let Some(addr) = cfg.dev_listen {
@@ -163,7 +170,7 @@ impl EmbeddedBroker {
         }
         server.build().start();
         Ok(EmbeddedBroker {
-            mqtt_addr,
+            mqtt_addrs,
             dev_addr,
             scx,
             hooks,

@@ -59,7 +59,7 @@ async fn https_listener_serves_the_api() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let s = common::start(|c| {
-        c.http_tls = Some(fleetward_server::http::HttpTls {
+        c.http_tls = Some(fleetward_server::http::TlsFiles {
             cert: cert_path.clone(),
             key: key_path.clone(),
         });

@@ -7,6 +7,7 @@ mod alerts_mqtt;
 mod api_http;
 mod detect_e2e;
 mod detect_live;
+mod edge;
 mod external;
 mod hostile;
 mod retention;
